@@ -1,0 +1,69 @@
+// Guest memory: a Wasm linear memory seen by the device at guest-physical ramBase + offset.
+// Every device access goes through `check` (DESIGN.md, Robustness: addresses inside RAM).
+
+export const PAGE = 65536;
+
+/** Default guest-physical base of RAM: non-zero, so a driver that hands out raw pointers fails visibly. */
+export const DEFAULT_RAM_BASE = 0x4000_0000;
+
+export class GuestMemory {
+  readonly memory: WebAssembly.Memory;
+  readonly ramBase: number;
+  readonly size: number;
+  readonly u8: Uint8Array;
+  readonly dv: DataView;
+
+  /**
+   * Wrap an existing memory (the driver's exported one) or create one of `pages` pages.
+   * The memory must not grow afterwards: initial equals maximum, so these views stay valid.
+   */
+  constructor(opts: { memory?: WebAssembly.Memory; pages?: number; ramBase?: number }) {
+    this.memory = opts.memory ?? new WebAssembly.Memory({ initial: opts.pages ?? 16, maximum: opts.pages ?? 16 });
+    this.ramBase = opts.ramBase ?? DEFAULT_RAM_BASE;
+    if (!Number.isInteger(this.ramBase) || this.ramBase < 0 || this.ramBase % PAGE !== 0) {
+      throw new RangeError(`ramBase must be a non-negative multiple of 64 KiB, got ${this.ramBase}`);
+    }
+    this.u8 = new Uint8Array(this.memory.buffer);
+    this.dv = new DataView(this.memory.buffer);
+    this.size = this.u8.length;
+  }
+
+  /**
+   * The offset in linear memory of guest-physical range [gpa, gpa + len), or -1 when any byte
+   * of it falls outside RAM. `len` 0 is checked as a point.
+   */
+  check(gpa: number, len: number): number {
+    const off = gpa - this.ramBase;
+    if (!Number.isInteger(off) || off < 0 || len < 0 || off + len > this.size) return -1;
+    return off;
+  }
+
+  /** Guest-physical address of a linear-memory offset. */
+  gpa(offset: number): number {
+    return this.ramBase + offset;
+  }
+
+  // Unchecked little-endian accessors by linear offset; callers check ranges first.
+  r16(off: number): number {
+    return this.dv.getUint16(off, true);
+  }
+  r32(off: number): number {
+    return this.dv.getUint32(off, true);
+  }
+  r64(off: number): number {
+    // Addresses above 2^53 cannot be in RAM; they collapse to a value `check` refuses.
+    const lo = this.dv.getUint32(off, true);
+    const hi = this.dv.getUint32(off + 4, true);
+    return hi >= 0x200000 ? Number.MAX_SAFE_INTEGER : hi * 0x1_0000_0000 + lo;
+  }
+  w16(off: number, v: number): void {
+    this.dv.setUint16(off, v, true);
+  }
+  w32(off: number, v: number): void {
+    this.dv.setUint32(off, v >>> 0, true);
+  }
+  w64(off: number, v: number): void {
+    this.dv.setUint32(off, v % 0x1_0000_0000, true);
+    this.dv.setUint32(off + 4, Math.floor(v / 0x1_0000_0000), true);
+  }
+}
