@@ -13,6 +13,8 @@ export interface Profile {
   doorbellNs: number;
   /** Interrupt raise to the guest's handler entry, ns. */
   irqDeliveryNs: number;
+  /** End-of-interrupt (hal.eoi), ns. */
+  eoiNs: number;
   /** Device work per frame, ns (excluding wire time). */
   devicePerFrameNs: number;
   /** Device work per byte, ps. */
@@ -38,6 +40,7 @@ export const DEFAULT_PROFILE: Profile = {
   registerAccessNs: 2700,
   doorbellNs: 800,
   irqDeliveryNs: 1900,
+  eoiNs: 20,
   devicePerFrameNs: 4400,
   devicePerBytePs: 100,
   linkBitsPerSecond: 10_000_000_000,

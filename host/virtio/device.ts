@@ -18,6 +18,10 @@ export interface DeviceContext {
   notifyConfig(): void;
   /** Record a breach: the transport sets DEVICE_NEEDS_RESET and raises a config interrupt. */
   breach: BreachFn;
+  /** Record a non-fatal violation (the device goes on, e.g. a SHOULD or a header field it can ignore). */
+  violation?: BreachFn;
+  /** True once a breach stopped the device; it stays so until reset. */
+  readonly halted?: boolean;
 }
 
 /** A virtio device model as a transport sees it. */
@@ -46,4 +50,9 @@ export interface VirtioDeviceModel {
   notify(q: number): void;
   /** Device reset (status written 0): drop all queue state, keep configuration (mac, link). */
   reset(): void;
+  /**
+   * Optional: the transport hands the device a way to record non-fatal driver violations at any
+   * time (config accesses happen before DRIVER_OK, when no DeviceContext exists yet).
+   */
+  bindViolations?(violation: BreachFn): void;
 }
