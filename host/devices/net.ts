@@ -113,9 +113,6 @@ export class VirtioNetDevice implements VirtioDeviceModel {
 
   activate(ctx: DeviceContext): void {
     this.ctx = ctx;
-    const rx = ctx.queues[NET_Q.RX0];
-    // Frames waiting from before DRIVER_OK were dropped on arrival; start clean.
-    if (rx) rx.setKickSuppression(false);
   }
 
   notify(q: number): void {
