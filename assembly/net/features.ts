@@ -11,12 +11,12 @@ import { F, NET_F } from "../gen/constants";
 
 /** Bits this driver implements and accepts when offered. */
 export const VTNET_FEATURES: u64 =
-  bit64(F.VERSION_1) | // RSVD-DRV-01: accept whenever offered (and required here)
-  bit64(F.EVENT_IDX) | // used_event / avail_event suppression (2.7.7, 2.7.10)
-  bit64(NET_F.MAC) | // NET-CFG-DRV-02
-  bit64(NET_F.STATUS) | // link state from config (NET-CFG-DRV-06)
-  bit64(NET_F.MTU) | // NET-CFG-DRV-07
-  bit64(NET_F.MRG_RXBUF); // frames spanning several rx buffers (5.1.6.4)
+  ((<u64>1) << F.VERSION_1) | // RSVD-DRV-01: accept whenever offered (and required here)
+  ((<u64>1) << F.EVENT_IDX) | // used_event / avail_event suppression (2.7.7, 2.7.10)
+  ((<u64>1) << NET_F.MAC) | // NET-CFG-DRV-02
+  ((<u64>1) << NET_F.STATUS) | // link state from config (NET-CFG-DRV-06)
+  ((<u64>1) << NET_F.MTU) | // NET-CFG-DRV-07
+  ((<u64>1) << NET_F.MRG_RXBUF); // frames spanning several rx buffers (5.1.6.4)
 
 /** The accepted subset of `offered` (feature bits 0-63; nothing above 63 is accepted). */
 // @ts-ignore: decorator

@@ -536,7 +536,7 @@ export function vtnet_rxq_eof(sc: Vtnet, budget: i32): i32 {
       refill = 0;
     }
   }
-  if (refill > 0) {
+  if (refill > 0 && q.broken == ABI_BROKEN.NONE) {
     q.publish();
     vtnet_rxq_notify(sc);
   }
@@ -662,10 +662,13 @@ export function vtnet_transmit(sc: Vtnet, ptr: u32, len: u32, memSize: u32): i32
 
 /**
  * if_vtnet vtnet_intr (virtio-mmio vm_interrupt): read InterruptStatus (MMIO-DRV-30), ignore
- * undefined bits (MMIO-DRV-18). Used buffers: every queue is checked (MMIO-DRV-31); one with work
- * has its interrupts suppressed until poll() drains it. Config change: Status is read for
- * DEVICE_NEEDS_RESET and the link re-read. Then the handled bits are acknowledged (MMIO-DRV-19/
- * 20/32) and the line gets its EOI.
+ * undefined bits (MMIO-DRV-18) and acknowledge the defined ones that are set (MMIO-DRV-19/20/32).
+ * The acknowledgement comes right after the read, before the rings and the configuration are
+ * examined, as Linux vm_interrupt does: a used buffer or config change that arrives while the
+ * handler runs raises the line again, where a late acknowledgement would clear it unseen.
+ * Used buffers: every queue is checked (MMIO-DRV-31); one with work has its interrupts suppressed
+ * until poll() drains it. Config change: Status is read for DEVICE_NEEDS_RESET and the link
+ * re-read. The line gets its EOI last.
  */
 export function vtnet_intr(sc: Vtnet, vector: u32): u32 {
   const t = sc.transport;
@@ -673,6 +676,7 @@ export function vtnet_intr(sc: Vtnet, vector: u32): u32 {
   const bits = t.interruptStatus() & (INT.USED_BUFFER | INT.CONFIG_CHANGE);
   let work: u32 = 0;
   if (bits == 0) count(sc, ABI_STATS.SPURIOUS_INTERRUPTS);
+  else t.interruptAck(bits);
   const live = sc.state == ABI_STATE.RUNNING || sc.state == ABI_STATE.BROKEN;
   if ((bits & INT.USED_BUFFER) != 0 && live) {
     if (sc.rxq.hasUsed()) {
@@ -700,7 +704,6 @@ export function vtnet_intr(sc: Vtnet, vector: u32): u32 {
     }
   }
   if (sc.state == ABI_STATE.BROKEN || sc.state == ABI_STATE.NEEDS_RESET) work |= ABI_WORK.RESET;
-  if (bits != 0) t.interruptAck(bits);
   eoi(vector);
   return work;
 }
@@ -726,7 +729,7 @@ function vtnet_reinit(sc: Vtnet): i32 {
  * when tx made no progress for TX_TIMEOUT_TICKS ticks. 1 after a re-initialization, else 0 or -errno.
  */
 export function vtnet_tick(sc: Vtnet): i32 {
-  if (sc.rxBusy || sc.txBusy) return EBUSY;
+  if (sc.rxBusy || sc.txBusy || sc.state == ABI_STATE.INIT) return EBUSY;
   if (sc.state == ABI_STATE.FAILED) return EIO;
   if (sc.state == ABI_STATE.BROKEN || sc.state == ABI_STATE.NEEDS_RESET) return vtnet_reinit(sc);
   if (sc.state != ABI_STATE.RUNNING) return 0;
@@ -743,7 +746,7 @@ export function vtnet_tick(sc: Vtnet): i32 {
 
 /** detach(): reset the device (its queues stop being live, CLEAN-DRV-02) and free the handle. */
 export function vtnet_detach(sc: Vtnet): i32 {
-  if (sc.rxBusy || sc.txBusy) return EBUSY;
+  if (sc.rxBusy || sc.txBusy || sc.state == ABI_STATE.INIT) return EBUSY;
   sc.state = ABI_STATE.INIT;
   sc.transport.reset();
   sc.state = ABI_STATE.FREE;
