@@ -1,8 +1,6 @@
 // One simulated machine: clock, trace, guest memory, MMIO bus, a virtio-mmio virtio-net device
 // with its backend, the interrupt line, and the driver module bound to the HAL.
 import { readFileSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { MMIO } from "./gen/constants.js";
 import { LoopbackBackend } from "./backends/loopback.js";
 import type { NetBackend } from "./backends/backend.js";
@@ -10,8 +8,9 @@ import type { InterruptLine } from "./bus/irq.js";
 import type { MmioBus } from "./bus/mmio-bus.js";
 import type { VirtioNetDevice } from "./devices/net.js";
 import { createNetBoard, MMIO_BASE } from "./board.js";
+import { DEFAULT_DRIVER_PATH } from "./paths.js";
 import { GuestCpu } from "./guest/cpu.js";
-import { DriverPanic, loadDriver, type DriverInstance, type HalHandlers } from "./guest/driver.js";
+import { ABI_ERRNO, ABI_TRANSPORT, ABI_WORK, DriverPanic, loadDriver, type DriverInstance, type DriverStats, type HalHandlers } from "./guest/driver.js";
 import { GuestMemory } from "./guest/memory.js";
 import { Trace } from "./report/trace.js";
 import { Clock } from "./sim/clock.js";
@@ -19,9 +18,9 @@ import { DEFAULT_PROFILE, type Profile } from "./sim/profile.js";
 import type { VirtioMmioTransport } from "./virtio/mmio.js";
 
 export { MMIO_BASE };
-export const TRANSPORT_MMIO = 0;
+export const TRANSPORT_MMIO = ABI_TRANSPORT.MMIO;
 
-export const DEFAULT_DRIVER_PATH = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "build", "driver.wasm");
+export { DEFAULT_DRIVER_PATH };
 
 export interface MachineOptions {
   profile?: Profile;
@@ -101,7 +100,14 @@ export class Machine {
 
   /** Build a machine and instantiate the driver; the driver's exported memory becomes guest RAM. */
   static async create(opts: MachineOptions = {}): Promise<Machine> {
-    const bytes = opts.driver ?? readFileSync(DEFAULT_DRIVER_PATH);
+    let bytes = opts.driver;
+    if (!bytes) {
+      try {
+        bytes = readFileSync(DEFAULT_DRIVER_PATH);
+      } catch {
+        throw new Error(`no driver at ${DEFAULT_DRIVER_PATH}: run \`npm run build\` first`);
+      }
+    }
     // Guest memory is the driver's own linear memory: instantiate first, then wire the devices to it.
     let machine: Machine | undefined;
     const hal = halFor(() => machine!);
@@ -115,16 +121,13 @@ export class Machine {
 
   /** attach() the driver to the virtio-mmio device; returns the handle or -errno. */
   attach(): number {
-    this.dev = this.entry("attach", () => this.driver.attach(TRANSPORT_MMIO, MMIO_BASE, this.mem.ramBase, this.seed >>> 0, this.rxBufSize), -1);
+    this.dev = this.entry("attach", () => this.driver.attach(TRANSPORT_MMIO, MMIO_BASE, this.mem.ramBase, this.seed >>> 0, this.rxBufSize), -ABI_ERRNO.EIO);
     return this.dev;
   }
 
   /** Hand a frame to the driver's transmit (copied into its io_buffer). Returns 0 or -errno. */
   transmit(frame: Uint8Array): number {
-    const ptr = this.driver.io_buffer();
-    if (frame.length > this.driver.io_buffer_size()) throw new RangeError(`frame of ${frame.length} bytes exceeds the driver's io_buffer`);
-    this.mem.u8.set(frame, ptr);
-    return this.entry("transmit", () => this.driver.transmit(this.dev, 1, ptr, frame.length), -1);
+    return this.entry("transmit", () => this.driver.transmitBytes(this.dev, 1, frame), -ABI_ERRNO.EIO);
   }
 
   /** The watchdog tick (as the RTEMS port's TX watchdog). */
@@ -132,11 +135,9 @@ export class Machine {
     this.entry("tick", () => this.driver.tick(this.dev), undefined);
   }
 
-  /** Read the driver's stats struct as an array of u32 counters. */
-  stats(): Uint32Array {
-    const ptr = this.driver.io_buffer();
-    this.entry("stats", () => this.driver.stats(this.dev, ptr), undefined);
-    return new Uint32Array(this.mem.u8.slice(ptr, ptr + 4 * 32).buffer);
+  /** The driver's counters (docs/hal.md, stats), or -errno when it refused. Clobbers io_buffer. */
+  stats(): DriverStats | number {
+    return this.entry("stats", () => this.driver.readStats(this.dev), -ABI_ERRNO.EBADF);
   }
 
   /** Run events until virtual time `t` (ns). */
@@ -178,9 +179,10 @@ export class Machine {
   }
 
   private bottomHalf(work: number): void {
-    // Bit 0: receive work, bit 1: transmit completions (docs/hal.md, work mask).
-    if (work & 1) this.pollQueue(0);
-    if (work & 2) this.pollQueue(1);
+    // The work mask of docs/hal.md: which queues to poll, and whether the device needs a reset.
+    if (work & ABI_WORK.RX) this.pollQueue(0);
+    if (work & ABI_WORK.TX) this.pollQueue(1);
+    if (work & ABI_WORK.RESET) this.clock.after(0, () => this.cpu.whenIdle(() => this.tick()));
   }
 
   private pollQueue(q: number): void {

@@ -1,5 +1,6 @@
 // The default scenario: seeded frames of mixed sizes through the driver and loopback, every
 // returned payload checked against what was sent.
+import { ABI_ERRNO } from "../gen/constants.js";
 import { Rng } from "../sim/rng.js";
 import { Machine, type MachineOptions } from "../machine.js";
 import type { Scenario } from "./scenario.js";
@@ -81,7 +82,7 @@ export async function runScenario(s: Scenario, machineOpts: MachineOptions = {})
     while (seq < s.frames && sent.size < s.window && !m.dead) {
       next ??= makeFrame(rng, seq, rng.int(s.minSize, s.maxSize));
       const r = m.transmit(next);
-      if (r === -105 /* ENOBUFS */) {
+      if (r === -ABI_ERRNO.ENOBUFS) {
         retries++;
         schedulePump(10_000);
         return;
