@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The `virtio-rt` command: run the default scenario, compare traces.
 import { accessSync, constants, writeFileSync } from "node:fs";
-import { Command, InvalidArgumentError } from "commander";
+import { Command, CommanderError, InvalidArgumentError } from "commander";
 import { loadScenario, parseScenario, type Scenario } from "./analysis/scenario.js";
 import { runScenario, type RunSummary } from "./analysis/run.js";
 import { diffTraces, formatDiff } from "./report/trace-diff.js";
@@ -45,8 +45,8 @@ const program = new Command();
 program
   .name("virtio-rt")
   .description("A virtio-net driver on a deterministic, clause-checking virtio device host")
-  .showHelpAfterError("(run with --help for usage)")
-  .configureOutput({ writeErr: (str) => process.stderr.write(str) });
+  .exitOverride()
+  .configureOutput({ writeErr: (str) => process.stderr.write(str.startsWith("error:") ? `virtio-rt: ${str.slice(7)}` : str) });
 
 program
   .command("run")
@@ -100,4 +100,8 @@ trace
     process.exitCode = d.index < 0 ? 0 : 1;
   });
 
-program.parseAsync(process.argv).catch((e: Error) => fail(e.message));
+program.parseAsync(process.argv).catch((e: Error & { code?: string; exitCode?: number }) => {
+  // Commander has already printed its one-line message; help and version exit 0.
+  if (e instanceof CommanderError) process.exit(e.exitCode === 0 ? 0 : 2);
+  fail(e.message);
+});

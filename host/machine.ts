@@ -121,7 +121,9 @@ export class Machine {
 
   /** attach() the driver to the virtio-mmio device; returns the handle or -errno. */
   attach(): number {
-    this.dev = this.entry("attach", () => this.driver.attach(TRANSPORT_MMIO, MMIO_BASE, this.mem.ramBase, this.seed >>> 0, this.rxBufSize), -ABI_ERRNO.EIO);
+    // The handle is stored inside the entry: work deferred during attach (an upcall) runs when
+    // the entry returns, and must already see it.
+    this.dev = this.entry("attach", () => (this.dev = this.driver.attach(TRANSPORT_MMIO, MMIO_BASE, this.mem.ramBase, this.seed >>> 0, this.rxBufSize)), -ABI_ERRNO.EIO);
     return this.dev;
   }
 

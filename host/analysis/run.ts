@@ -16,6 +16,8 @@ export interface RunSummary {
   /** Received frames whose bytes differ from the frame sent with the same sequence number. */
   mismatches: number;
   txRetries: number;
+  /** Transmit calls refused with -ENETDOWN (the frame was held until the link came back). */
+  linkDownWaits: number;
   registerReads: number;
   registerWrites: number;
   doorbells: number;
@@ -55,6 +57,7 @@ export async function runScenario(s: Scenario, machineOpts: MachineOptions = {})
   let bytesReceived = 0;
   let mismatches = 0;
   let retries = 0;
+  let linkWaits = 0;
   let next: Uint8Array | undefined;
   let pumpScheduled = false;
 
@@ -66,6 +69,9 @@ export async function runScenario(s: Scenario, machineOpts: MachineOptions = {})
     if (!want || !equal(want, bytes)) mismatches++;
     if (want) sent.delete(n);
     schedulePump(0);
+  };
+  m.onLink = (_dev, up) => {
+    if (up) schedulePump(0);
   };
 
   const schedulePump = (delay: number) => {
@@ -85,6 +91,11 @@ export async function runScenario(s: Scenario, machineOpts: MachineOptions = {})
       if (r === -ABI_ERRNO.ENOBUFS) {
         retries++;
         schedulePump(10_000);
+        return;
+      }
+      if (r === -ABI_ERRNO.ENETDOWN) {
+        // The stack holds the frame until the driver reports the link up again.
+        linkWaits++;
         return;
       }
       if (r < 0) {
@@ -122,6 +133,7 @@ export async function runScenario(s: Scenario, machineOpts: MachineOptions = {})
     deviceDrops: { ...m.net.stats.drops },
     mismatches,
     txRetries: retries,
+    linkDownWaits: linkWaits,
     registerReads: m.counters.mmioReads,
     registerWrites: m.counters.mmioWrites,
     doorbells: m.counters.doorbells,

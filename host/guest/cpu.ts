@@ -55,8 +55,10 @@ export class GuestCpu {
       onTrap(err);
     } finally {
       const end = this.entryStart + this.exitNs;
-      this.depth = 0;
+      // Device events up to the entry's end run while the guest is still inside it, so work
+      // they want from the guest is deferred until after the exit, never nested in it.
       this.clock.runUntil(end);
+      this.depth = 0;
       this.trace.emit({ t: end, k: "guest.exit", fn, ns: end - this.entryStart });
       if (this.masked > 0) {
         // An entry must not return with interrupts masked; unmask and record it.
