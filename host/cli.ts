@@ -1,45 +1,9 @@
 #!/usr/bin/env node
-// The `virtio-rt` command: run the default scenario, compare traces.
-import { accessSync, constants, writeFileSync } from "node:fs";
-import { Command, CommanderError, InvalidArgumentError } from "commander";
-import { loadScenario, parseScenario, type Scenario } from "./analysis/scenario.js";
-import { runScenario, type RunSummary } from "./analysis/run.js";
-import { diffTraces, formatDiff } from "./report/trace-diff.js";
-
-function intArg(name: string, max = Number.MAX_SAFE_INTEGER) {
-  return (v: string): number => {
-    if (!/^\d+$/.test(v) || Number(v) > max) throw new InvalidArgumentError(`${name} must be an integer from 0 to ${max}`);
-    return Number(v);
-  };
-}
-
-function fail(message: string): never {
-  process.stderr.write(`virtio-rt: ${message}\n`);
-  process.exit(2);
-}
-
-function printSummary(s: RunSummary, json: boolean): void {
-  if (json) {
-    process.stdout.write(JSON.stringify(s, null, 2) + "\n");
-    return;
-  }
-  const us = (ns: number) => (ns / 1000).toFixed(1);
-  const per = (n: number) => (s.framesSent ? (n / s.framesSent).toFixed(3) : "-");
-  const drops = Object.entries(s.deviceDrops).map(([k, v]) => `${k} ${v}`).join(", ") || "none";
-  const lines = [
-    `frames      sent ${s.framesSent}, received ${s.framesReceived}, dropped ${s.drops} (device: ${drops})`,
-    `bytes       sent ${s.bytesSent}, received ${s.bytesReceived}`,
-    `mismatches  ${s.mismatches}`,
-    `exits       ${s.registerReads} register reads, ${s.registerWrites} register writes (${s.doorbells} doorbells); ${per(s.registerReads + s.registerWrites)} per frame`,
-    `interrupts  ${s.interrupts} (${per(s.interrupts)} per frame)`,
-    `virtual     ${us(s.virtualTimeNs)} us elapsed`,
-    `driver      ${s.driverWasmBytes} bytes of wasm, ${s.reservedMemoryBytes} bytes reserved at attach`,
-    `violations  ${s.breaches}`,
-    `trace       ${s.traceEvents} events, sha256 ${s.traceDigest}`,
-  ];
-  if (s.driverDead) lines.push(`driver      STOPPED: ${s.driverDead}`);
-  process.stdout.write(lines.join("\n") + "\n");
-}
+// The `virtio-rt` command: each subcommand lives in host/commands/ and registers itself here.
+import { Command, CommanderError } from "commander";
+import { fail } from "./commands/common.js";
+import { registerRun } from "./commands/run.js";
+import { registerTrace } from "./commands/trace.js";
 
 const program = new Command();
 program
@@ -48,57 +12,8 @@ program
   .exitOverride()
   .configureOutput({ writeErr: (str) => process.stderr.write(str.startsWith("error:") ? `virtio-rt: ${str.slice(7)}` : str) });
 
-program
-  .command("run")
-  .description("run a scenario: seeded frames of mixed sizes through the driver and a loopback device")
-  .option("--frames <n>", "frames to send", intArg("--frames", 10_000_000))
-  .option("--seed <s>", "seed for sizes, payloads and the driver", intArg("--seed", 0xffffffff))
-  .option("--scenario <file>", "scenario JSON file (see docs/architecture.md); flags override it")
-  .option("--json", "print the summary as JSON")
-  .option("--trace <file>", "write every trace event as JSON lines")
-  .action(async (opts: { frames?: number; seed?: number; scenario?: string; json?: boolean; trace?: string }) => {
-    let scenario: Scenario;
-    try {
-      const base = opts.scenario ? loadScenario(opts.scenario) : parseScenario({});
-      scenario = parseScenario({ ...base, ...(opts.frames !== undefined && { frames: opts.frames }), ...(opts.seed !== undefined && { seed: opts.seed }) });
-    } catch (e) {
-      fail((e as Error).message);
-    }
-    let result;
-    try {
-      result = await runScenario(scenario, { record: opts.trace !== undefined });
-    } catch (e) {
-      fail((e as Error).message);
-    }
-    if (opts.trace) {
-      try {
-        writeFileSync(opts.trace, result.machine.trace.toJsonLines());
-      } catch (e) {
-        fail(`cannot write trace ${opts.trace}: ${(e as Error).message}`);
-      }
-    }
-    printSummary(result.summary, opts.json ?? false);
-    const s = result.summary;
-    process.exitCode = s.mismatches > 0 || s.driverDead ? 1 : 0;
-  });
-
-const trace = program.command("trace").description("work with trace files");
-trace
-  .command("diff <a> <b>")
-  .description("print the first event where two JSON-lines traces differ, with context")
-  .option("--context <n>", "events of context", intArg("--context", 1000), 3)
-  .action(async (a: string, b: string, opts: { context: number }) => {
-    for (const p of [a, b]) {
-      try {
-        accessSync(p, constants.R_OK);
-      } catch (e) {
-        fail(`cannot read trace ${p}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-      }
-    }
-    const d = await diffTraces(a, b, opts.context);
-    process.stdout.write(formatDiff(d, a, b) + "\n");
-    process.exitCode = d.index < 0 ? 0 : 1;
-  });
+registerRun(program);
+registerTrace(program);
 
 program.parseAsync(process.argv).catch((e: Error & { code?: string; exitCode?: number }) => {
   // Commander has already printed its one-line message; help and version exit 0.
