@@ -2,7 +2,11 @@
 // The `virtio-rt` command: each subcommand lives in host/commands/ and registers itself here.
 import { Command, CommanderError } from "commander";
 import { fail } from "./commands/common.js";
+import { registerConform } from "./commands/conform.js";
 import { registerRun } from "./commands/run.js";
+import { registerLatency } from "./commands/latency.js";
+import { registerServe } from "./commands/serve.js";
+import { registerPing } from "./commands/ping.js";
 import { registerTrace } from "./commands/trace.js";
 
 const program = new Command();
@@ -13,7 +17,11 @@ program
   .configureOutput({ writeErr: (str) => process.stderr.write(str.startsWith("error:") ? `virtio-rt: ${str.slice(7)}` : str) });
 
 registerRun(program);
+registerLatency(program);
 registerTrace(program);
+registerConform(program);
+registerServe(program);
+registerPing(program);
 
 program.parseAsync(process.argv).catch((e: Error & { code?: string; exitCode?: number }) => {
   // Commander has already printed its one-line message; help and version exit 0.

@@ -7,15 +7,18 @@ import type { NetBackend } from "./backends/backend.js";
 import type { InterruptLine } from "./bus/irq.js";
 import type { MmioBus } from "./bus/mmio-bus.js";
 import type { VirtioNetDevice } from "./devices/net.js";
-import { createNetBoard, MMIO_BASE } from "./board.js";
+import { MMIO_BASE } from "./board.js";
+import { createPlatform, type Platform, type TransportKind } from "./platform.js";
+import type { InterruptController } from "./bus/intc.js";
 import { DEFAULT_DRIVER_PATH } from "./paths.js";
 import { GuestCpu } from "./guest/cpu.js";
+import { meterModule } from "./guest/meter.js";
 import { ABI_ERRNO, ABI_TRANSPORT, ABI_WORK, DriverPanic, loadDriver, type DriverInstance, type DriverStats, type HalHandlers } from "./guest/driver.js";
 import { GuestMemory } from "./guest/memory.js";
 import { Trace } from "./report/trace.js";
 import { Clock } from "./sim/clock.js";
 import { DEFAULT_PROFILE, type Profile } from "./sim/profile.js";
-import type { VirtioMmioTransport } from "./virtio/mmio.js";
+import type { TransportView } from "./virtio/core.js";
 
 export { MMIO_BASE };
 export const TRANSPORT_MMIO = ABI_TRANSPORT.MMIO;
@@ -28,16 +31,30 @@ export interface MachineOptions {
   seed?: number;
   /** The driver module; default build/driver.wasm. */
   driver?: Uint8Array;
-  /** Frames leave and enter through this; default loopback. */
-  backend?: NetBackend | ((clock: Clock) => NetBackend);
+  /** Frames leave and enter through this; default loopback. A factory also gets the trace. */
+  backend?: NetBackend | ((clock: Clock, trace: Trace) => NetBackend);
+  /** The device's MAC (config space `mac`); default the device model's. */
+  mac?: Uint8Array;
   /** Keep every trace event in memory (for --trace and tests). */
   record?: boolean;
+  /** Hash the trace into its digest (default true); false only for `npm run bench` (host/report/trace.ts). */
+  traceHash?: boolean;
   /** RX buffer size passed to attach (0: the driver's default). */
   rxBufSize?: number;
   /** Offered features (default: the profile's). */
   features?: bigint;
   /** Frames the bottom half may handle per poll call. */
   pollBudget?: number;
+  /** Count guest instructions (host/guest/meter.ts); false keeps only exit costs (--no-meter). */
+  meter?: boolean;
+  /** "irq" (default): interrupts run the ISR and a bottom half; "poll": interrupts stay masked at the controller and the queues are polled every `pollPeriodNs`. */
+  mode?: "irq" | "poll";
+  /** Poll period in poll mode, ns (default 50 µs). */
+  pollPeriodNs?: number;
+  /** How the device is presented (default: the profile's transport, else virtio-mmio; host/platform.ts). */
+  transport?: TransportKind;
+  /** virtio-pci modern: offer MSI-X (default: the profile's, else true); false leaves INTx. */
+  msix?: boolean;
 }
 
 /** A frame the driver handed to the stack (net_input), with the virtual time it arrived. */
@@ -54,8 +71,12 @@ export class Machine {
   readonly irq: InterruptLine;
   readonly cpu: GuestCpu;
   readonly net: VirtioNetDevice;
-  readonly transport: VirtioMmioTransport;
+  readonly transport: TransportView;
   readonly backend: NetBackend;
+  /** The transport's wiring: port space, interrupt controller, attach arguments (host/platform.ts). */
+  readonly platform: Platform;
+  readonly ports: MmioBus;
+  readonly intc: InterruptController | undefined;
   driver!: DriverInstance;
   mem!: GuestMemory;
   /** The device handle attach returned (negative: -errno). */
@@ -71,31 +92,44 @@ export class Machine {
   private readonly seed: number;
   private readonly rxBufSize: number;
   private readonly pollBudget: number;
-  private irqPending = false;
+  /** Poll mode: the periodic poll stops after this virtual time (set by startPolling). */
+  private pollUntil = -1;
+  /** ISRs run so far: a delivery scheduled before the latest one is stale. */
+  private irqServed = 0;
+  readonly mode: "irq" | "poll";
+  readonly pollPeriodNs: number;
 
   private constructor(opts: MachineOptions, mem: GuestMemory) {
     this.profile = opts.profile ?? DEFAULT_PROFILE;
     this.seed = opts.seed ?? 1;
     this.rxBufSize = opts.rxBufSize ?? 0;
     this.pollBudget = opts.pollBudget ?? 64;
-    this.trace = new Trace({ record: opts.record ?? false });
+    this.trace = new Trace({ record: opts.record ?? false, hash: opts.traceHash });
     this.cpu = new GuestCpu(this.clock, this.trace);
     this.mem = mem;
     const b = opts.backend ?? ((c: Clock) => new LoopbackBackend(c));
-    const board = createNetBoard({
+    const board = (this.platform = createPlatform({
+      transport: opts.transport ?? this.profile.transport,
+      msix: opts.msix ?? this.profile.msix,
       mem: this.mem,
       clock: this.clock,
       trace: this.trace,
       profile: this.profile,
-      backend: typeof b === "function" ? b(this.clock) : b,
+      backend: typeof b === "function" ? b(this.clock, this.trace) : b,
       features: opts.features,
-    });
+      mac: opts.mac,
+    }));
+    this.ports = board.ports;
+    this.intc = board.intc;
     this.bus = board.bus;
     this.irq = board.irq;
     this.net = board.net;
     this.transport = board.transport;
     this.backend = board.backend;
-    this.irq.onRaise(() => this.clock.after(this.profile.irqDeliveryNs, () => this.deliverIrq()));
+    this.mode = opts.mode ?? "irq";
+    this.pollPeriodNs = opts.pollPeriodNs ?? 50_000;
+    this.cpu.setInterruptHandler(() => this.takeInterrupt());
+    if (this.mode === "irq") this.irq.onRaise(() => this.scheduleIrq(false));
   }
 
   /** Build a machine and instantiate the driver; the driver's exported memory becomes guest RAM. */
@@ -111,9 +145,15 @@ export class Machine {
     // Guest memory is the driver's own linear memory: instantiate first, then wire the devices to it.
     let machine: Machine | undefined;
     const hal = halFor(() => machine!);
-    const driver = await loadDriver(bytes, hal);
-    const mem = new GuestMemory({ memory: driver.memory, ramBase: (opts.profile ?? DEFAULT_PROFILE).ramBase });
+    const metered = opts.meter === false ? undefined : meterModule(bytes);
+    const driver = await loadDriver(metered ? metered.bytes : bytes, hal, { imports: metered?.imports });
+    const profile = opts.profile ?? DEFAULT_PROFILE;
+    const mem = new GuestMemory({ memory: driver.memory, ramBase: profile.ramBase });
     machine = new Machine(opts, mem);
+    if (metered) {
+      const psPerByte = profile.copyPsPerByte ?? DEFAULT_PROFILE.copyPsPerByte ?? 0;
+      machine.cpu.setMeter({ instructions: metered.instructions, bytes: metered.bytes_, psPerInstruction: profile.psPerInstruction, psPerByte });
+    }
     machine.driver = driver;
     machine.driverBytes = bytes.length;
     return machine;
@@ -123,13 +163,18 @@ export class Machine {
   attach(): number {
     // The handle is stored inside the entry: work deferred during attach (an upcall) runs when
     // the entry returns, and must already see it.
-    this.dev = this.entry("attach", () => (this.dev = this.driver.attach(TRANSPORT_MMIO, MMIO_BASE, this.mem.ramBase, this.seed >>> 0, this.rxBufSize)), -ABI_ERRNO.EIO);
+    this.dev = this.entry("attach", () => (this.dev = this.driver.attach(this.platform.abi, this.platform.attachBase, this.mem.ramBase, this.seed >>> 0, this.rxBufSize)), -ABI_ERRNO.EIO);
     return this.dev;
   }
 
   /** Hand a frame to the driver's transmit (copied into its io_buffer). Returns 0 or -errno. */
   transmit(frame: Uint8Array): number {
-    return this.entry("transmit", () => this.driver.transmitBytes(this.dev, 1, frame), -ABI_ERRNO.EIO);
+    return this.entry("transmit", () => {
+      const r = this.driver.transmitBytes(this.dev, 1, frame);
+      // The stack's view of the call, inside the entry (the latency figures pair accepted frames with `frame.tx`).
+      this.trace.emit({ t: this.cpu.now(), k: "net.transmit", dev: this.dev, len: frame.length, r });
+      return r;
+    }, -ABI_ERRNO.EIO);
   }
 
   /** The watchdog tick (as the RTEMS port's TX watchdog). */
@@ -164,20 +209,46 @@ export class Machine {
     });
   }
 
-  // The interrupt reaches the guest; the ISR runs, then the bottom half polls the queues it named.
-  private deliverIrq(): void {
-    if (this.irqPending) return;
-    this.irqPending = true;
-    this.cpu.whenIdle(() => {
-      this.irqPending = false;
-      if (!this.irq.level || this.dev < 0) return;
-      this.counters.interrupts++;
-      const work = this.entry("isr", () => this.driver.isr(this.dev, 0), 0);
-      this.counters.isrCalls++;
-      if (work !== 0) this.bottomHalf(work);
-      // Level-triggered: a line still high after the ISR is delivered again.
-      if (this.irq.level) this.clock.after(this.profile.irqDeliveryNs, () => this.deliverIrq());
+  // A raised line reaches the vCPU after the profile's delivery latency (timing-sources.md rows
+  // 17, 19); `again` marks a level line still high after the ISR, delivered once more.
+  private scheduleIrq(again: boolean): void {
+    this.trace.emit({ t: this.clock.now, k: "irq.raise", line: this.irq.name, again });
+    // A delivery still in flight when an ISR runs is served by that ISR, not by a second one.
+    const gen = this.irqServed;
+    this.clock.after(this.profile.irqDeliveryNs, () => {
+      if (gen === this.irqServed) this.cpu.raise();
     });
+  }
+
+  // The vCPU takes the interrupt (idle, or preempting the guest at a HAL call): the ISR runs as
+  // an entry, and the bottom half polls the queues it named once the guest is idle again.
+  private takeInterrupt(): void {
+    if (!this.irq.level || this.dev < 0 || this.dead) return;
+    // The INTA cycle: the controller names the line (an MSI-X vector, INTx's PIC input); virtio-mmio has line 0.
+    const vector = this.intc ? this.intc.acknowledge() : 0;
+    if (vector < 0) return;
+    this.irqServed++;
+    this.counters.interrupts++;
+    const work = this.entry("isr", () => this.driver.isr(this.dev, vector), 0);
+    this.counters.isrCalls++;
+    this.trace.emit({ t: this.cpu.now(), k: "isr.work", dev: this.dev, work });
+    if (work !== 0) this.cpu.whenIdle(() => this.bottomHalf(work));
+    // Level-triggered: a line still high after the ISR is delivered again.
+    if (this.irq.level) this.scheduleIrq(true);
+  }
+
+  /** Poll mode: poll both queues every `pollPeriodNs` until virtual time `until`. */
+  startPolling(until: number): void {
+    this.pollUntil = until;
+    const tick = () => {
+      if (this.clock.now > this.pollUntil || this.dead) return;
+      this.cpu.whenIdle(() => {
+        this.pollQueue(0);
+        this.pollQueue(1);
+      });
+      this.clock.after(this.pollPeriodNs, tick);
+    };
+    this.clock.after(0, tick);
   }
 
   private bottomHalf(work: number): void {
@@ -189,6 +260,7 @@ export class Machine {
 
   private pollQueue(q: number): void {
     this.counters.polls++;
+    this.trace.emit({ t: this.clock.now, k: "bh.poll", dev: this.dev, q });
     const done = this.entry("poll", () => this.driver.poll(this.dev, q, this.pollBudget), 0);
     // Budget used up: more may be waiting; poll again (as a NAPI loop would) after the entry.
     if (done >= this.pollBudget) this.clock.after(0, () => this.cpu.whenIdle(() => this.pollQueue(q)));
@@ -196,7 +268,7 @@ export class Machine {
 
   /** @internal HAL handlers call these. */
   halRead(addr: number, width: 1 | 2 | 4): number {
-    this.cpu.sync();
+    this.cpu.halCall();
     this.counters.mmioReads++;
     const v = this.bus.read(addr, width);
     this.cpu.charge(this.profile.registerAccessNs);
@@ -205,12 +277,31 @@ export class Machine {
 
   /** @internal */
   halWrite(addr: number, width: 1 | 2 | 4, value: number): void {
-    this.cpu.sync();
+    this.cpu.halCall();
     this.counters.mmioWrites++;
     this.bus.write(addr, width, value);
-    const doorbell = addr === MMIO_BASE + MMIO.QueueNotify;
+    const doorbell = this.platform.isDoorbell("mmio", addr);
     if (doorbell) this.counters.doorbells++;
     this.cpu.charge(doorbell ? this.profile.doorbellNs : this.profile.registerAccessNs);
+  }
+
+  /** @internal Port I/O (legacy virtio-pci, 0xCF8/0xCFC): counted with the register accesses. */
+  halIn(port: number, width: 1 | 2 | 4): number {
+    this.cpu.halCall();
+    this.counters.mmioReads++;
+    const v = this.ports.read(port, width);
+    this.cpu.charge(this.profile.portIoNs ?? this.profile.registerAccessNs);
+    return v;
+  }
+
+  /** @internal */
+  halOut(port: number, width: 1 | 2 | 4, value: number): void {
+    this.cpu.halCall();
+    this.counters.mmioWrites++;
+    this.ports.write(port, width, value);
+    const doorbell = this.platform.isDoorbell("io", port);
+    if (doorbell) this.counters.doorbells++;
+    this.cpu.charge(doorbell ? this.profile.doorbellNs : this.profile.portIoNs ?? this.profile.registerAccessNs);
   }
 }
 
@@ -218,32 +309,30 @@ function halFor(m: () => Machine): HalHandlers {
   return {
     mmioRead: (addr, width) => m().halRead(addr, width),
     mmioWrite: (addr, width, value) => m().halWrite(addr, width, value),
-    ioIn: (port, width) => {
-      const mm = m();
-      mm.cpu.sync();
-      mm.trace.emit({ t: mm.cpu.now(), k: "bus.fault", op: "in", addr: port, w: width });
-      return width === 4 ? 0xffffffff : (1 << (8 * width)) - 1;
-    },
-    ioOut: (port, width) => {
-      const mm = m();
-      mm.cpu.sync();
-      mm.trace.emit({ t: mm.cpu.now(), k: "bus.fault", op: "out", addr: port, w: width });
-    },
+    ioIn: (port, width) => m().halIn(port, width),
+    ioOut: (port, width, value) => m().halOut(port, width, value),
     barrier: (kind) => {
       const mm = m();
+      mm.cpu.halCall();
       mm.trace.emit({ t: mm.cpu.now(), k: "barrier", kind });
     },
     irqSave: () => m().cpu.irqSave(),
     irqRestore: (s) => m().cpu.irqRestore(s),
     eoi: (line) => {
       const mm = m();
-      mm.cpu.sync();
+      mm.cpu.halCall();
       mm.trace.emit({ t: mm.cpu.now(), k: "eoi", line });
+      mm.intc?.eoi(line);
       mm.cpu.charge(mm.profile.eoiNs);
     },
-    nowNs: () => BigInt(m().cpu.now()),
+    nowNs: () => {
+      const mm = m();
+      mm.cpu.halCall();
+      return BigInt(mm.cpu.now());
+    },
     netInput: (dev, ptr, len) => {
       const mm = m();
+      mm.cpu.halCall();
       const t = mm.cpu.now();
       const bytes = mm.mem.u8.slice(ptr, ptr + len);
       mm.trace.emit({ t, k: "net.input", dev, len });
@@ -251,11 +340,13 @@ function halFor(m: () => Machine): HalHandlers {
     },
     linkChanged: (dev, up) => {
       const mm = m();
+      mm.cpu.halCall();
       mm.trace.emit({ t: mm.cpu.now(), k: "net.link", dev, up });
       mm.onLink(dev, up);
     },
     log: (level, code, a, b) => {
       const mm = m();
+      mm.cpu.halCall();
       mm.trace.emit({ t: mm.cpu.now(), k: "log", level, code, a, b });
     },
     panic: (code) => {

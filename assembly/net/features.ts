@@ -18,10 +18,13 @@ export const VTNET_FEATURES: u64 =
   ((<u64>1) << NET_F.MTU) | // NET-CFG-DRV-07
   ((<u64>1) << NET_F.MRG_RXBUF); // frames spanning several rx buffers (5.1.6.4)
 
-/** The accepted subset of `offered` (feature bits 0-63; nothing above 63 is accepted). */
+/**
+ * The accepted subset of `offered` (feature bits 0-63; nothing above 63 is accepted). On a legacy
+ * interface ANY_LAYOUT is accepted too (LEG: transitional drivers MUST accept it; 5.1.6.6).
+ */
 // @ts-ignore: decorator
-@inline export function vtnet_accepted_features(offered: u64): u64 {
-  return offered & VTNET_FEATURES;
+@inline export function vtnet_accepted_features(offered: u64, legacy: bool): u64 {
+  return offered & (legacy ? VTNET_FEATURES | ((<u64>1) << F.ANY_LAYOUT) : VTNET_FEATURES);
 }
 
 // @ts-ignore: decorator

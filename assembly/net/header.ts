@@ -15,8 +15,14 @@ export const ETHER_MTU: u32 = 1500;
  * (NET-TX-DRV-31), num_buffers 0 (NET-TX-DRV-02).
  */
 // @ts-ignore: decorator
-@inline export function vtnet_tx_header(at: u32): void {
-  memory.fill(at, 0, VTNET_HDR_SIZE);
+@inline export function vtnet_tx_header(at: u32, size: u32): void {
+  memory.fill(at, 0, size);
+}
+
+/** Header size (5.1.6): 12, or 10 on a legacy interface without MRG_RXBUF (layouts.md 8b). */
+// @ts-ignore: decorator
+@inline export function vtnet_hdr_size(legacy: bool, mrg: bool): u32 {
+  return legacy && !mrg ? NET_HDR.SIZE_LEGACY : NET_HDR.SIZE;
 }
 
 /** num_buffers of a received header (with MRG_RXBUF; untrusted, the caller bounds it). */

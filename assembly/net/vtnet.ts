@@ -3,17 +3,20 @@
 // watchdog. One receiveq/transmitq pair, no control queue. All memory comes from the device's
 // fixed slot in the static region (mem.ts); nothing is allocated after instantiation.
 import {
-  ABI, ABI_BROKEN, ABI_ERRNO, ABI_STATE, ABI_STATS, ABI_WORK, F, INT, LOG, LOG_LEVEL, NET_CFG, NET_F,
-  NET_LIMIT, NET_Q, NET_S, STATUS,
+  ABI, ABI_BROKEN, ABI_ERRNO, ABI_STATE, ABI_STATS, ABI_TRANSPORT, ABI_WORK, F, INT, LEGACY, LOG, LOG_LEVEL,
+  NET_CFG, NET_F, NET_LIMIT, NET_Q, NET_S, STATUS,
 } from "../gen/constants";
 import { eoi, irq_restore, irq_save, link_changed, log, net_input } from "../hal";
 import { MEM_BASE } from "../mem";
 import { MmioTransport } from "../transport/mmio";
-import { Transport } from "../transport/transport";
+import { MmioLegacyTransport } from "../transport/mmio-legacy";
+import { PciTransport } from "../transport/pci";
+import { PciLegacyTransport } from "../transport/pci-legacy";
+import { CAUSE_UNKNOWN, Transport } from "../transport/transport";
 import { QUEUE_AREA, QUEUE_SIZE_LIMIT, SplitQueue } from "../virtqueue/split";
 import { has_feature, vtnet_accepted_features } from "./features";
 import {
-  ETHER_HDR_LEN, ETHER_MAX_FRAME, ETHER_MTU, VTNET_HDR_SIZE, vtnet_rx_num_buffers, vtnet_tx_header,
+  ETHER_HDR_LEN, ETHER_MAX_FRAME, ETHER_MTU, VTNET_HDR_SIZE, vtnet_hdr_size, vtnet_rx_num_buffers, vtnet_tx_header,
 } from "./header";
 
 // ---- Layout of one device slot (ABI.DEV_REGION_SIZE = 1 MiB) ----
@@ -47,7 +50,13 @@ export class Vtnet {
   state: u32 = ABI_STATE.FREE;
   /** This slot's instance of each transport kind; `transport` is the one attached. */
   mmio: MmioTransport = new MmioTransport();
+  mmioLegacy: MmioLegacyTransport = new MmioLegacyTransport();
+  pci: PciTransport = new PciTransport();
+  pciLegacy: PciLegacyTransport = new PciLegacyTransport();
   transport: Transport = this.mmio;
+  /** virtio_net_hdr bytes (12, or 10 legacy without MRG_RXBUF) and whether it gets its own descriptor. */
+  hdrSize: u32 = VTNET_HDR_SIZE;
+  splitHdr: bool = false;
   kind: u32 = 0;
   ramBase: u32 = 0;
   seed: u32 = 0;
@@ -126,7 +135,7 @@ export function vtnet_softc(dev: u32): Vtnet | null {
 
 /** attach(): claim a slot, then vtnet_init. Returns the handle or -errno. */
 export function vtnet_attach(kind: u32, base: u32, ramBase: u32, seed: u32, rxBufSize: u32): i32 {
-  if (kind != 0) return EINVAL; // ABI_TRANSPORT.MMIO is the only transport in this build
+  if (kind > ABI_TRANSPORT.PCI_LEGACY) return EINVAL; // ABI_TRANSPORT: MMIO, MMIO_LEGACY, PCI, PCI_LEGACY
   if ((ramBase & 15) != 0) return EINVAL; // SPLIT-DRV-01 needs a 16-aligned gpa for offset 0
   if (rxBufSize != 0 && (rxBufSize < ABI.RX_BUF_MIN || rxBufSize > ABI.RX_BUF_MAX)) return EINVAL;
   let free: i32 = -1;
@@ -141,7 +150,10 @@ export function vtnet_attach(kind: u32, base: u32, ramBase: u32, seed: u32, rxBu
   if (free < 0) return ENOSPC;
   const sc = unchecked(softcs[free]);
   sc.kind = kind;
-  sc.transport = sc.mmio;
+  if (kind == ABI_TRANSPORT.MMIO_LEGACY) sc.transport = sc.mmioLegacy;
+  else if (kind == ABI_TRANSPORT.PCI) sc.transport = sc.pci;
+  else if (kind == ABI_TRANSPORT.PCI_LEGACY) sc.transport = sc.pciLegacy;
+  else sc.transport = sc.mmio;
   sc.transport.bind(base);
   sc.ramBase = ramBase;
   sc.seed = seed;
@@ -197,14 +209,17 @@ function vtnet_init(sc: Vtnet): i32 {
   const neg = vtnet_negotiate_features(sc);
   if (neg < 0) return vtnet_fail(sc, neg);
 
-  // Step 5 (INIT-DRV-07): FEATURES_OK; no feature changes after this (INIT-DRV-08).
-  vtnet_set_status(sc, STATUS.FEATURES_OK);
-  // Step 6 (INIT-DRV-09): re-read; FEATURES_OK clear means the subset was refused.
-  const s = t.getStatus();
-  unchecked((sc.st[ABI_STATS.DEVICE_STATUS] = s));
-  if ((s & STATUS.FEATURES_OK) == 0) {
-    log(LOG_LEVEL.ERROR, LOG.FEATURES_REFUSED, s, <u32>sc.features);
-    return vtnet_fail(sc, EIO);
+  // Step 5 (INIT-DRV-07): FEATURES_OK; no feature changes after this (INIT-DRV-08). Step 6
+  // (INIT-DRV-09): re-read; FEATURES_OK clear means the subset was refused. A legacy interface
+  // has neither step (3.1.1, "Legacy Interface").
+  if (!t.isLegacy()) {
+    vtnet_set_status(sc, STATUS.FEATURES_OK);
+    const s = t.getStatus();
+    unchecked((sc.st[ABI_STATS.DEVICE_STATUS] = s));
+    if ((s & STATUS.FEATURES_OK) == 0) {
+      log(LOG_LEVEL.ERROR, LOG.FEATURES_REFUSED, s, <u32>sc.features);
+      return vtnet_fail(sc, EIO);
+    }
   }
 
   // Step 7 (INIT-DRV-10): device-specific setup: configuration, virtqueues, rx buffers.
@@ -215,8 +230,12 @@ function vtnet_init(sc: Vtnet): i32 {
   if (what != 0 && !vtnet_read_config(sc, what)) return vtnet_fail(sc, EIO);
   vtnet_setup_mac(sc);
   sc.mrg = has_feature(sc.features, NET_F.MRG_RXBUF);
+  sc.hdrSize = vtnet_hdr_size(t.isLegacy(), sc.mrg);
+  // 5.1.6.6: without ANY_LAYOUT a legacy driver puts the header in its own descriptor.
+  sc.splitHdr = t.isLegacy() && !has_feature(sc.features, F.ANY_LAYOUT);
   sc.mtu = has_feature(sc.features, NET_F.MTU) ? sc.cfgMtu : ETHER_MTU;
   sc.maxFrame = sc.mtu + ETHER_HDR_LEN;
+  t.setupInterrupts(sc.unit);
   const q = vtnet_alloc_virtqueues(sc);
   if (q < 0) return vtnet_fail(sc, q);
   vtnet_rxq_populate(sc);
@@ -243,11 +262,11 @@ function vtnet_negotiate_features(sc: Vtnet): i32 {
   const hi = words > 1 ? t.getDeviceFeatures(1) : 0;
   for (let w: u32 = 2; w < words; w++) t.getDeviceFeatures(w); // bits 64+: none accepted
   const offered = ((<u64>hi) << 32) | <u64>lo;
-  if (!has_feature(offered, F.VERSION_1)) {
+  if (!has_feature(offered, F.VERSION_1) && !t.isLegacy()) {
     log(LOG_LEVEL.ERROR, LOG.NO_VERSION_1, hi, lo);
     return ENOTSUP;
   }
-  let accepted = vtnet_accepted_features(offered);
+  let accepted = vtnet_accepted_features(offered, t.isLegacy());
   // INIT-DRV-05: config may be read (never written, INIT-DRV-06) to decide; CFG-DRV-03: mtu only
   // when MTU is offered. An mtu below 68 is invalid (5.1.4): then MTU is not accepted.
   if (has_feature(accepted, NET_F.MTU)) {
@@ -315,10 +334,11 @@ function vtnet_setup_mac(sc: Vtnet): void {
 /** Select, size and program one queue (4.2.3.2); returns the chosen size or -errno. */
 function vtnet_queue_size(sc: Vtnet, index: u32): i32 {
   const max = sc.transport.selectQueue(index);
-  if (max <= 0) {
+  if (max <= 0 || (sc.transport.fixedQueueSize() && <u32>max > QUEUE_SIZE_LIMIT)) {
     log(LOG_LEVEL.ERROR, LOG.QUEUE_UNAVAILABLE, index, <u32>max);
     return EIO;
   }
+  if (sc.transport.fixedQueueSize()) return max; // legacy PCI: queue_size is the device's
   // A split queue size is a power of 2 (2.7) and never above QueueSizeMax (MMIO-DRV-14).
   let want = <u32>max;
   if (want > ABI.QUEUE_SIZE_CAP) want = ABI.QUEUE_SIZE_CAP;
@@ -331,7 +351,11 @@ function vtnet_alloc_virtqueues(sc: Vtnet): i32 {
   const t = sc.transport;
   const ramBase = <u64>sc.ramBase;
   const eventIdx = has_feature(sc.features, F.EVENT_IDX);
-  const hdr = VTNET_HDR_SIZE;
+  const hdr = sc.hdrSize;
+  const align = t.legacyRingLayout() ? LEGACY.QUEUE_ALIGN : 0;
+  // Split headers: a rx buffer needs two descriptors only without MRG_RXBUF (as FreeBSD if_vtnet).
+  const rxSplit: u32 = sc.splitHdr && !sc.mrg ? hdr : 0;
+  const txSplit: u32 = sc.splitHdr ? hdr : 0;
 
   // receiveq1. Buffer size: with MRG_RXBUF any size >= the header (NET-RXB-DRV-03); without it,
   // room for the header and the largest frame (NET-RXB-DRV-02, NET-CFG-DRV-08).
@@ -347,14 +371,15 @@ function vtnet_alloc_virtqueues(sc: Vtnet): i32 {
   sc.rxBufSize = buf;
   sc.rxStride = align16(buf);
   let n = RX_AREA_SIZE / sc.rxStride;
-  if (n > <u32>rsize) n = <u32>rsize;
+  const rdescs = rxSplit != 0 ? <u32>rsize >> 1 : <u32>rsize;
+  if (n > rdescs) n = rdescs;
   sc.rxCount = n;
   // NET-CFG-DRV-08: all posted buffers together hold one frame of mtu + 14 with its header.
   if (<u64>n * <u64>buf < <u64>(hdr + sc.maxFrame)) {
     log(LOG_LEVEL.ERROR, LOG.RX_SPACE_SHORT, n * buf, hdr + sc.maxFrame);
     return EINVAL;
   }
-  sc.rxq.init(NET_Q.RX0, sc.region + RXQ_AREA_OFF, <u32>rsize, ramBase, eventIdx, n);
+  sc.rxq.init(NET_Q.RX0, sc.region + RXQ_AREA_OFF, <u32>rsize, ramBase, eventIdx, n, align, rxSplit);
   t.activateQueue(<u32>rsize, sc.rxq.descAddr(), sc.rxq.driverAddr(), sc.rxq.deviceAddr());
 
   // transmitq1: one buffer per descriptor, header and frame together (any layout, 2.7.4).
@@ -362,9 +387,10 @@ function vtnet_alloc_virtqueues(sc: Vtnet): i32 {
   if (tsize < 0) return tsize;
   sc.txStride = align16(hdr + sc.maxFrame);
   let m = TX_AREA_SIZE / sc.txStride;
-  if (m > <u32>tsize) m = <u32>tsize;
+  const tdescs = txSplit != 0 ? <u32>tsize >> 1 : <u32>tsize;
+  if (m > tdescs) m = tdescs;
   sc.txCount = m;
-  sc.txq.init(NET_Q.TX0, sc.region + TXQ_AREA_OFF, <u32>tsize, ramBase, eventIdx, m);
+  sc.txq.init(NET_Q.TX0, sc.region + TXQ_AREA_OFF, <u32>tsize, ramBase, eventIdx, m, align, txSplit);
   t.activateQueue(<u32>tsize, sc.txq.descAddr(), sc.txq.driverAddr(), sc.txq.deviceAddr());
   return 0;
 }
@@ -409,7 +435,15 @@ function vtnet_update_link_status(sc: Vtnet): void {
 function vtnet_rx_deliver(sc: Vtnet, ptr: u32, len: u32): void {
   count(sc, ABI_STATS.RX_FRAMES);
   add(sc, ABI_STATS.RX_BYTES, len);
-  net_input(sc.unit, ptr, len);
+  // Build-time switch (docs/hal.md, "A stack inside the module"): a build that aliases
+  // VRT_STACK_INPUT (asc --use) hands frames to that stack; otherwise they go to the host.
+  // @ts-ignore: isDefined of a name only the responder build defines
+  if (isDefined(VRT_STACK_INPUT)) {
+    // @ts-ignore: resolved through the alias
+    VRT_STACK_INPUT(sc.unit, ptr, len);
+  } else {
+    net_input(sc.unit, ptr, len);
+  }
 }
 
 function vtnet_rx_drop(sc: Vtnet, field: u32): void {
@@ -424,7 +458,7 @@ function vtnet_rx_drop(sc: Vtnet, field: u32): void {
  * must lie in [1, rx buffers posted], and the merged frame must fit the reassembly area.
  */
 function vtnet_rxq_input(sc: Vtnet, buf: u32, len: u32): u32 {
-  const hdr = VTNET_HDR_SIZE;
+  const hdr = sc.hdrSize;
   if (!sc.mrg) {
     // One buffer, one frame; num_buffers is not consulted without MRG_RXBUF.
     if (len < hdr + ETHER_HDR_LEN) {
@@ -642,9 +676,9 @@ export function vtnet_transmit(sc: Vtnet, ptr: u32, len: u32, memSize: u32): i32
     }
   }
   const slot = sc.region + TX_AREA_OFF + <u32>head * sc.txStride;
-  vtnet_tx_header(slot);
-  memory.copy(slot + VTNET_HDR_SIZE, ptr, len);
-  q.post(<u32>head, slot, VTNET_HDR_SIZE + len, false);
+  vtnet_tx_header(slot, sc.hdrSize);
+  memory.copy(slot + sc.hdrSize, ptr, len);
+  q.post(<u32>head, slot, sc.hdrSize + len, false);
   q.publish();
   if (q.kickPrepare()) {
     sc.transport.notify(q.index);
@@ -673,10 +707,14 @@ export function vtnet_transmit(sc: Vtnet, ptr: u32, len: u32, memSize: u32): i32
 export function vtnet_intr(sc: Vtnet, vector: u32): u32 {
   const t = sc.transport;
   count(sc, ABI_STATS.INTERRUPTS);
-  const bits = t.interruptStatus() & (INT.USED_BUFFER | INT.CONFIG_CHANGE);
+  // A per-cause vector (MSI-X) names the cause; otherwise read it (virtio-pci: the ISR read clears it).
+  let bits = t.vectorCause(vector);
+  if (bits == CAUSE_UNKNOWN) {
+    bits = t.interruptStatus() & (INT.USED_BUFFER | INT.CONFIG_CHANGE);
+    if (bits != 0) t.interruptAck(bits);
+  }
   let work: u32 = 0;
   if (bits == 0) count(sc, ABI_STATS.SPURIOUS_INTERRUPTS);
-  else t.interruptAck(bits);
   const live = sc.state == ABI_STATE.RUNNING || sc.state == ABI_STATE.BROKEN;
   if ((bits & INT.USED_BUFFER) != 0 && live) {
     if (sc.rxq.hasUsed()) {

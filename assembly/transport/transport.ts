@@ -5,6 +5,9 @@
 // differ in how these operations reach the device, in `featureWords` (legacy: 1) and in
 // `legacyRingLayout` (one contiguous area, used ring aligned to `queueAlign`, 2.7 / 4.2.4).
 
+/** vectorCause(): the vector alone does not say; read the interrupt status. */
+export const CAUSE_UNKNOWN: u32 = 0xffffffff;
+
 export abstract class Transport {
   /** Base address of the device's register window (or I/O port base). */
   base: u32 = 0;
@@ -47,13 +50,36 @@ export abstract class Transport {
   legacyRingLayout(): bool {
     return false;
   }
+  /**
+   * The legacy interface (4.2.4, 4.1.4.10): no VERSION_1, no FEATURES_OK step (3.1.1 "legacy"),
+   * the 10-byte header without MRG_RXBUF, the header in its own descriptor without ANY_LAYOUT.
+   */
+  isLegacy(): bool {
+    return false;
+  }
+  /** True when the driver cannot choose the queue size (legacy PCI: queue_size is read-only). */
+  fixedQueueSize(): bool {
+    return false;
+  }
+  /**
+   * Per-transport interrupt setup after FEATURES_OK and before the queues (virtio-pci: program
+   * MSI-X entries for handle `unit` and map the config vector, 4.1.5.1.2). Default: nothing.
+   */
+  setupInterrupts(unit: u32): void {}
+  /**
+   * What interrupt `vector` means without reading the device: INT bits for a per-cause vector
+   * (MSI-X), or CAUSE_UNKNOWN when the handler must read the interrupt status.
+   */
+  vectorCause(vector: u32): u32 {
+    return CAUSE_UNKNOWN;
+  }
 
   /** Available buffer notification for queue `index` (2.7.13.4). */
   abstract notify(index: u32): void;
 
   /** Pending interrupt causes (INT.USED_BUFFER, INT.CONFIG_CHANGE; other bits undefined). */
   abstract interruptStatus(): u32;
-  /** Acknowledge handled causes (only defined bits are passed). */
+  /** Acknowledge handled causes (only defined bits are passed); a no-op where reading clears (PCI ISR). */
   abstract interruptAck(bits: u32): void;
 
   /** ConfigGeneration (2.5); transports without one return 0. */

@@ -2,7 +2,8 @@
 // list and a private shadow of every published descriptor. Used ids and lengths are checked
 // against the shadow, never trusted from shared memory; any inconsistency marks the queue broken
 // (ABI_BROKEN reason) and every later operation on it fails (after Linux virtio_ring.c BAD_RING).
-// One buffer is one descriptor here (no NEXT chains, no INDIRECT: SPLIT-DRV-04..08 hold trivially).
+// One buffer is one descriptor, or (legacy without ANY_LAYOUT, 5.1.6.6) a header descriptor chained to
+// a fixed partner descriptor `head + size / 2` holding the rest; no INDIRECT (SPLIT-DRV-04..08).
 import { ABI_BROKEN, HAL_BARRIER, VIRTQ, VIRTQ_AVAIL_F, VIRTQ_DESC_F, VIRTQ_USED_F } from "../gen/constants";
 import { barrier } from "../hal";
 
@@ -35,6 +36,8 @@ export const QUEUE_AREA: u32 = 16384;
 const AVAIL_OFF: u32 = 4096;
 const USED_OFF: u32 = 5120;
 const SHADOW_OFF: u32 = 8192;
+/** The shadow in the legacy layout, after a used ring aligned to 4096 (2.7.2: at most 12288 bytes of rings at size 256). */
+const SHADOW_OFF_LEGACY: u32 = 12288;
 
 /** vring_need_event (2.7.10, virtio-queue.h): did [old, new) cross event? 16-bit arithmetic. */
 // @ts-ignore: decorator
@@ -56,6 +59,8 @@ export class SplitQueue {
   shadow: u32 = 0;
   /** VIRTIO_F_EVENT_IDX negotiated: used_event / avail_event instead of the flags. */
   eventIdx: bool = false;
+  /** Header bytes placed in their own descriptor (legacy without ANY_LAYOUT); 0: one descriptor per buffer. */
+  splitHdr: u32 = 0;
   /** Free descriptors (a list through the shadow, so the device cannot corrupt it). */
   freeHead: u32 = FREE_END;
   numFree: u32 = 0;
@@ -86,19 +91,29 @@ export class SplitQueue {
    * ring 2-aligned and the used ring 4-aligned (SPLIT-DRV-01) as long as ramBase is 16-aligned.
    * Descriptors [0, numDescs) go on the free list.
    */
-  init(index: u32, area: u32, size: u32, ramBase: u64, eventIdx: bool, numDescs: u32): void {
+  init(index: u32, area: u32, size: u32, ramBase: u64, eventIdx: bool, numDescs: u32, legacyAlign: u32 = 0, splitHdr: u32 = 0): void {
     this.index = index;
     this.size = size;
     this.ramBase = ramBase;
     this.desc = area;
-    this.avail = area + AVAIL_OFF;
-    this.used = area + USED_OFF;
-    this.shadow = area + SHADOW_OFF;
+    if (legacyAlign != 0) {
+      // Legacy contiguous layout (2.7.2): avail right after the table, used at the next legacyAlign.
+      this.avail = area + size * VIRTQ.DESC_SIZE;
+      this.used = area + ((size * VIRTQ.DESC_SIZE + 2 * (3 + size) + legacyAlign - 1) & ~(legacyAlign - 1));
+      this.shadow = area + SHADOW_OFF_LEGACY;
+    } else {
+      this.avail = area + AVAIL_OFF;
+      this.used = area + USED_OFF;
+      this.shadow = area + SHADOW_OFF;
+    }
     this.eventIdx = eventIdx;
+    this.splitHdr = splitHdr;
     memory.fill(area, 0, QUEUE_AREA);
     this.freeHead = FREE_END;
     this.numFree = 0;
-    const n = numDescs < size ? numDescs : size;
+    // With split headers descriptor d + size/2 is d's partner, never on the free list.
+    const limit = splitHdr != 0 ? size >> 1 : size;
+    const n = numDescs < limit ? numDescs : limit;
     for (let i: u32 = n; i > 0; i--) this.pushFree(i - 1);
     this.outstanding = 0;
     this.availIdx = 0;
@@ -144,10 +159,25 @@ export class SplitQueue {
    */
   post(head: u32, buf: u32, len: u32, writable: bool): void {
     const d = this.desc + head * VIRTQ.DESC_SIZE;
+    const w: u16 = writable ? <u16>VIRTQ_DESC_F.WRITE : 0;
+    const h = this.splitHdr;
     store<u64>(d + DESC_ADDR, this.ramBase + <u64>buf);
-    store<u32>(d + DESC_LEN, len);
-    store<u16>(d + DESC_FLAGS, writable ? <u16>VIRTQ_DESC_F.WRITE : 0);
-    store<u16>(d + DESC_NEXT, 0);
+    if (h != 0 && len > h) {
+      // The header alone, then the data from the same (contiguous) buffer in the partner.
+      const p = head + (this.size >> 1);
+      const pd = this.desc + p * VIRTQ.DESC_SIZE;
+      store<u32>(d + DESC_LEN, h);
+      store<u16>(d + DESC_FLAGS, w | <u16>VIRTQ_DESC_F.NEXT);
+      store<u16>(d + DESC_NEXT, <u16>p);
+      store<u64>(pd + DESC_ADDR, this.ramBase + <u64>(buf + h));
+      store<u32>(pd + DESC_LEN, len - h);
+      store<u16>(pd + DESC_FLAGS, w);
+      store<u16>(pd + DESC_NEXT, 0);
+    } else {
+      store<u32>(d + DESC_LEN, len);
+      store<u16>(d + DESC_FLAGS, w);
+      store<u16>(d + DESC_NEXT, 0);
+    }
     const sh = this.shadow + head * SH_SIZE;
     store<u32>(sh + SH_BUF, buf);
     store<u32>(sh + SH_LEN, len);

@@ -70,9 +70,9 @@ export async function runScenario(s: Scenario, machineOpts: MachineOptions = {})
     if (want) sent.delete(n);
     schedulePump(0);
   };
-  m.onLink = (_dev, up) => {
-    if (up) schedulePump(0);
-  };
+  // A link change wakes the stack: down, so frames lost on the wire free the window (the next
+  // transmit learns ENETDOWN); up, so held frames go out.
+  m.onLink = () => schedulePump(0);
 
   const schedulePump = (delay: number) => {
     if (pumpScheduled) return;
@@ -83,11 +83,28 @@ export async function runScenario(s: Scenario, machineOpts: MachineOptions = {})
     }));
   };
 
-  // The stack: keep up to `window` frames out, retrying later when the ring is full.
+  // The stack: keep up to `window` frames out, retrying later when the ring is full. Not
+  // re-entered: work deferred inside a transmit entry (a receive that schedules the pump) runs
+  // when that entry returns, in the middle of this loop, which goes on anyway.
+  let pumping = false;
   const pump = () => {
-    while (seq < s.frames && sent.size < s.window && !m.dead) {
+    if (pumping) return;
+    pumping = true;
+    try {
+      pumpLoop();
+    } finally {
+      pumping = false;
+    }
+  };
+  const pumpLoop = () => {
+    // Frames the device dropped never come back: they no longer count against the window.
+    const lost = () => Object.values(m.net.stats.drops).reduce((a, n) => a + n, 0);
+    while (seq < s.frames && sent.size - lost() < s.window && !m.dead) {
       next ??= makeFrame(rng, seq, rng.int(s.minSize, s.maxSize));
+      // Known before the call: with preemption the frame can come back before transmit returns.
+      sent.set(seq, next);
       const r = m.transmit(next);
+      if (r < 0) sent.delete(seq);
       if (r === -ABI_ERRNO.ENOBUFS) {
         retries++;
         schedulePump(10_000);
@@ -104,7 +121,6 @@ export async function runScenario(s: Scenario, machineOpts: MachineOptions = {})
         seq++;
         continue;
       }
-      sent.set(seq, next);
       bytesSent += next.length;
       next = undefined;
       seq++;

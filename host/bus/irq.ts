@@ -6,6 +6,7 @@ import type { Trace } from "../report/trace.js";
 export class InterruptLine {
   private _level = false;
   private raiseFns: (() => void)[] = [];
+  private changeFns: ((level: boolean) => void)[] = [];
 
   constructor(
     readonly name: string,
@@ -23,6 +24,12 @@ export class InterruptLine {
     this._level = level;
     this.trace.emit({ t: this.clock.now, k: "irq", line: this.name, level });
     if (level) for (const fn of [...this.raiseFns]) fn();
+    for (const fn of [...this.changeFns]) fn(level);
+  }
+
+  /** Call `fn` on every change of level (an interrupt controller following a level line). */
+  onChange(fn: (level: boolean) => void): void {
+    this.changeFns.push(fn);
   }
 
   /** Call `fn` on every 0 -> 1 transition (the interrupt controller's hook). Returns an unsubscribe. */

@@ -4,6 +4,8 @@ import type { Command } from "commander";
 import { loadScenario, parseScenario, type Scenario } from "../analysis/scenario.js";
 import { runScenario, type RunSummary } from "../analysis/run.js";
 import { fail, intArg } from "./common.js";
+import { runReplay } from "./serve.js";
+import { profileOptions } from "./profile-options.js";
 
 function printSummary(s: RunSummary, json: boolean): void {
   if (json) {
@@ -37,7 +39,15 @@ export function registerRun(program: Command): void {
     .option("--scenario <file>", "scenario JSON file (see docs/architecture.md); flags override it")
     .option("--json", "print the summary as JSON")
     .option("--trace <file>", "write every trace event as JSON lines")
-    .action(async (opts: { frames?: number; seed?: number; scenario?: string; json?: boolean; trace?: string }) => {
+    .option("--replay <file.pcap>", "feed a `serve --pcap` capture back to the responder; prints the session's digest")
+    .option("--ip <addr/prefix>", "with --replay: the responder's address, as given to serve", "10.0.2.15/24")
+    .option("--udp-port <n>", "with --replay: the UDP echo port, as given to serve", intArg("--udp-port", 65535))
+    .option("--mac <mac>", "with --replay: the device's MAC, as given to serve")
+    .option("--profile <name|file.json>", "hypervisor profile: qemu-kvm, qemu-virt, firecracker, cloud-hypervisor, rtems-pc386, default (= qemu-kvm), or a JSON file (docs/profiles.md)")
+    .option("--cpu <cpu>", "with --profile: x86-server or cortex-a53 (default: the profile's first)")
+    .option("--transport <t>", "with --profile: mmio, mmio-legacy, pci or pci-legacy (default: the profile's; docs/transports.md)")
+    .action(async (opts: { frames?: number; seed?: number; scenario?: string; json?: boolean; trace?: string; replay?: string; ip: string; udpPort?: number; mac?: string; profile?: string; cpu?: string; transport?: string }) => {
+      if (opts.replay !== undefined) return runReplay(opts.replay, opts);
       let scenario: Scenario;
       try {
         const base = opts.scenario ? loadScenario(opts.scenario) : parseScenario({});
@@ -47,7 +57,7 @@ export function registerRun(program: Command): void {
       }
       let result;
       try {
-        result = await runScenario(scenario, { record: opts.trace !== undefined });
+        result = await runScenario(scenario, { record: opts.trace !== undefined, ...profileOptions(opts) });
       } catch (e) {
         fail((e as Error).message);
       }

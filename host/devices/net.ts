@@ -59,7 +59,10 @@ export class VirtioNetDevice implements VirtioDeviceModel {
   private txBusy = false;
   private rxBusy = false;
   private wireFree = 0;
-  private readonly rxFifo: Uint8Array[] = [];
+  private readonly rxFifo: { frame: Uint8Array; id: number }[] = [];
+  /** Frame ids for the trace (`frame.*` events, `id`): received frames and transmitted chains, from 0. */
+  private rxSeq = 0;
+  private txSeq = 0;
   private readonly rxFifoDepth: number;
   private readonly hdrBuf = new Uint8Array(HDR);
 
@@ -73,8 +76,11 @@ export class VirtioNetDevice implements VirtioDeviceModel {
     opts.backend.connect((frame) => this.onBackendFrame(frame));
   }
 
+  /** Hostile-device mode only (host/devices/hostile.ts): a lying ConfigGeneration, the live context. */
+  faults: { generation?(g: number): number; activated?(ctx: DeviceContext): void } | undefined;
+
   get configGeneration(): number {
-    return this.generation;
+    return this.faults?.generation ? this.faults.generation(this.generation) : this.generation;
   }
 
   get link(): boolean {
@@ -113,6 +119,7 @@ export class VirtioNetDevice implements VirtioDeviceModel {
 
   activate(ctx: DeviceContext): void {
     this.ctx = ctx;
+    this.faults?.activated?.(ctx);
   }
 
   notify(q: number): void {
@@ -179,7 +186,8 @@ export class VirtioNetDevice implements VirtioDeviceModel {
       }
     }
     q.setKickSuppression(true);
-    const frame = this.takeTxFrame(q, chain);
+    const id = this.txSeq++;
+    const frame = this.takeTxFrame(q, chain, id);
     if (!frame) {
       this.txBusy = false;
       return;
@@ -191,13 +199,14 @@ export class VirtioNetDevice implements VirtioDeviceModel {
       if (epoch !== this.epoch || !this.live()) return;
       q.addUsed(head, 0);
       if (q.publishUsed()) this.ctx!.notifyUsed(NET_Q.TX0);
-      if (frame.length > 0) this.toWire(frame, epoch);
+      if (frame.length > 0) this.toWire(frame, epoch, id);
       this.txStep(epoch);
     });
   }
 
   /** Read and check one transmit chain: the header, then the frame. Null after a fatal breach. */
-  private takeTxFrame(q: DeviceSplitQueue, chain: Chain): Uint8Array | null {
+  private takeTxFrame(q: DeviceSplitQueue, chain: Chain, id: number): Uint8Array | null {
+    const HDR = this.hdrSize();
     if (chain.readableLen < HDR) {
       this.breach("DERIVED-HDR", `transmit chain head ${chain.head} has ${chain.readableLen} readable bytes, header is ${HDR}`);
       return null;
@@ -207,7 +216,7 @@ export class VirtioNetDevice implements VirtioDeviceModel {
     const dv = new DataView(all.buffer);
     const flags = all[NET_HDR.flags];
     const gso = all[NET_HDR.gso_type];
-    const numBuffers = dv.getUint16(NET_HDR.num_buffers, true);
+    const numBuffers = HDR > NET_HDR.num_buffers ? dv.getUint16(NET_HDR.num_buffers, true) : 0; // no field in the 10-byte legacy header
     const neg = this.ctx!.features;
     if (numBuffers !== 0) this.violation("NET-TX-DRV-02", `num_buffers ${numBuffers} on transmit (head ${chain.head})`);
     if (flags !== 0 && !has(neg, NET_F.CSUM)) this.violation("NET-TX-DRV-03", `flags ${flags} without CSUM (head ${chain.head})`);
@@ -224,13 +233,13 @@ export class VirtioNetDevice implements VirtioDeviceModel {
     const limit = has(neg, NET_F.MTU) ? this.o.profile.mtu + 14 : NET_LIMIT.MAX_FRAME;
     if (base === NET_HDR_GSO.NONE && frame.length > limit) {
       if (has(neg, NET_F.MTU)) this.violation("NET-CFG-DRV-09", `transmit frame of ${frame.length} bytes exceeds mtu + 14 = ${limit}`);
-      this.drop(frame.length, "oversize");
+      this.drop(frame.length, "oversize", "tx", id);
       return new Uint8Array(0);
     }
     return frame;
   }
 
-  private toWire(frame: Uint8Array, epoch: number): void {
+  private toWire(frame: Uint8Array, epoch: number, id: number): void {
     const now = this.o.clock.now;
     const start = Math.max(now, this.wireFree);
     const end = start + wireTimeNs(this.o.profile, frame.length);
@@ -239,9 +248,9 @@ export class VirtioNetDevice implements VirtioDeviceModel {
       if (epoch !== this.epoch) return;
       this.stats.txFrames++;
       this.stats.txBytes += frame.length;
-      this.o.trace.emit({ t: this.o.clock.now, k: "frame.tx", dev: this.o.name, len: frame.length });
+      this.o.trace.emit({ t: this.o.clock.now, k: "frame.tx", dev: this.o.name, len: frame.length, id });
       if (this.linkUp) this.o.backend.transmit(frame);
-      else this.drop(frame.length, "link-down");
+      else this.drop(frame.length, "link-down", "tx", id);
     });
   }
 
@@ -249,10 +258,11 @@ export class VirtioNetDevice implements VirtioDeviceModel {
 
   private onBackendFrame(frame: Uint8Array): void {
     const now = this.o.clock.now;
-    this.o.trace.emit({ t: now, k: "frame.arrive", dev: this.o.name, len: frame.length });
-    if (!this.live() || !this.linkUp) return this.drop(frame.length, "not-ready");
-    if (this.rxFifo.length >= this.rxFifoDepth) return this.drop(frame.length, "fifo-full");
-    this.rxFifo.push(frame);
+    const id = this.rxSeq++;
+    this.o.trace.emit({ t: now, k: "frame.arrive", dev: this.o.name, len: frame.length, id });
+    if (!this.live() || !this.linkUp) return this.drop(frame.length, "not-ready", "rx", id);
+    if (this.rxFifo.length >= this.rxFifoDepth) return this.drop(frame.length, "fifo-full", "rx", id);
+    this.rxFifo.push({ frame, id });
     this.startRx();
   }
 
@@ -264,25 +274,27 @@ export class VirtioNetDevice implements VirtioDeviceModel {
 
   private rxStep(epoch: number): void {
     if (epoch !== this.epoch) return;
-    const frame = this.rxFifo.shift();
-    if (!frame || !this.live()) {
+    const next = this.rxFifo.shift();
+    if (!next || !this.live()) {
       this.rxBusy = false;
       return;
     }
+    const { frame, id } = next;
     const p = this.o.profile;
     const cost = p.devicePerFrameNs + Math.ceil((frame.length * p.devicePerBytePs) / 1000);
     this.o.clock.after(cost, () => {
       if (epoch !== this.epoch) return;
-      if (this.live()) this.deliver(frame);
+      if (this.live()) this.deliver(frame, id);
       this.rxStep(epoch);
     });
   }
 
   /** Place one frame into the receive queue, in one buffer or (MRG_RXBUF) several. */
-  private deliver(frame: Uint8Array): void {
+  private deliver(frame: Uint8Array, id: number): void {
     const q = this.queue(NET_Q.RX0);
-    if (!q) return this.drop(frame.length, "no-buffer");
+    if (!q) return this.drop(frame.length, "no-buffer", "rx", id);
     const mergeable = has(this.ctx!.features, NET_F.MRG_RXBUF);
+    const HDR = this.hdrSize();
     const total = HDR + frame.length;
     const chains: Chain[] = [];
     const takes: number[] = [];
@@ -303,12 +315,12 @@ export class VirtioNetDevice implements VirtioDeviceModel {
     }
     if (remaining > 0) {
       q.unpop(chains.length);
-      if (!mergeable && chains.length === 1) return this.drop(frame.length, "buffer-too-small");
+      if (!mergeable && chains.length === 1) return this.drop(frame.length, "buffer-too-small", "rx", id);
       if (q.pending() === 0) q.setKickSuppression(false);
-      return this.drop(frame.length, "no-buffer");
+      return this.drop(frame.length, "no-buffer", "rx", id);
     }
     // Header: no offloads, num_buffers = number of buffers used (NET-RX-DEV-01/02).
-    const h = this.hdrBuf;
+    const h = this.hdrBuf.subarray(0, HDR);
     h.fill(0);
     h[NET_HDR.num_buffers] = chains.length & 0xff;
     h[NET_HDR.num_buffers + 1] = chains.length >> 8;
@@ -324,11 +336,17 @@ export class VirtioNetDevice implements VirtioDeviceModel {
     for (let i = 0; i < chains.length; i++) q.addUsed(chains[i].head, takes[i]);
     this.stats.rxFrames++;
     this.stats.rxBytes += frame.length;
-    this.o.trace.emit({ t: this.o.clock.now, k: "frame.rx", dev: this.o.name, len: frame.length, bufs: chains.length });
+    this.o.trace.emit({ t: this.o.clock.now, k: "frame.rx", dev: this.o.name, len: frame.length, bufs: chains.length, id });
     if (q.publishUsed()) this.ctx!.notifyUsed(NET_Q.RX0);
   }
 
   // ---- helpers ----
+
+  /** virtio_net_hdr size (5.1.6): 12, or 10 for a legacy driver (no VERSION_1) without MRG_RXBUF. */
+  private hdrSize(): number {
+    const f = this.ctx!.features;
+    return !has(f, F.VERSION_1) && !has(f, NET_F.MRG_RXBUF) ? NET_HDR.SIZE_LEGACY : HDR;
+  }
 
   private live(): boolean {
     return this.ctx !== undefined && !this.ctx.halted;
@@ -339,9 +357,9 @@ export class VirtioNetDevice implements VirtioDeviceModel {
     return vq && !vq.broken ? vq : undefined;
   }
 
-  private drop(len: number, reason: string): void {
+  private drop(len: number, reason: string, dir: "rx" | "tx", id: number): void {
     this.stats.drops[reason] = (this.stats.drops[reason] ?? 0) + 1;
-    this.o.trace.emit({ t: this.o.clock.now, k: "frame.drop", dev: this.o.name, len, reason });
+    this.o.trace.emit({ t: this.o.clock.now, k: "frame.drop", dev: this.o.name, len, reason, dir, id });
   }
 
   private breach(clause: Parameters<DeviceContext["breach"]>[0], detail: string): void {

@@ -1,5 +1,7 @@
 // Builds the guest driver: assembly/index.ts -> build/driver.wasm + build/driver.wat with asc
-// (asconfig.json, target "release": optimized, --runtime stub, initialMemory == maximumMemory).
+// (asconfig.json, target "release": optimized, --runtime stub, initialMemory == maximumMemory),
+// and the responder (target "responder": the driver with assembly/responder/ linked in, its
+// receive path aliased to the responder's stack_input) -> build/responder.wasm + .wat.
 // A transform adds the export heap_top(): the stub runtime's bump pointer (~lib/rt/stub/offset),
 // read directly, so a test can show that nothing is allocated after instantiation.
 import { readFileSync } from "node:fs";
@@ -27,25 +29,31 @@ if (config.options.initialMemory !== config.options.maximumMemory) {
   process.exit(1);
 }
 
-const out = [];
-const err = [];
 const stream = (sink) => ({ write(chunk) { sink.push(typeof chunk === "string" ? chunk : Buffer.from(chunk).toString()); return true; } });
-const { error } = await asc.main(["--config", "asconfig.json", "--target", "release", "--baseDir", root, "--noColors"], {
-  stdout: stream(out),
-  stderr: stream(err),
-  transforms: [HeapTopExport],
-});
-const diagnostics = err.join("");
-if (error) {
-  console.error("build-driver: AssemblyScript compile of assembly/index.ts FAILED\n");
-  console.error(diagnostics || String(error));
-  process.exit(1);
+
+async function build(target, extraEntries, outName) {
+  const out = [];
+  const err = [];
+  const { error } = await asc.main([...extraEntries, "--config", "asconfig.json", "--target", target, "--baseDir", root, "--noColors"], {
+    stdout: stream(out),
+    stderr: stream(err),
+    transforms: [HeapTopExport],
+  });
+  const diagnostics = err.join("");
+  if (error) {
+    console.error(`build-driver: AssemblyScript compile of ${["assembly/index.ts", ...extraEntries].join(" + ")} FAILED\n`);
+    console.error(diagnostics || String(error));
+    process.exit(1);
+  }
+  if (/WARNING/.test(diagnostics)) {
+    console.error(`build-driver: ${outName} compiled with warnings (fix them):\n`);
+    console.error(diagnostics);
+    process.exit(1);
+  }
+  if (out.length) process.stdout.write(out.join(""));
+  const wasm = readFileSync(join(root, "build", `${outName}.wasm`));
+  console.log(`build-driver: build/${outName}.wasm ${wasm.length} bytes, build/${outName}.wat`);
 }
-if (/WARNING/.test(diagnostics)) {
-  console.error("build-driver: the driver compiled with warnings (fix them):\n");
-  console.error(diagnostics);
-  process.exit(1);
-}
-if (out.length) process.stdout.write(out.join(""));
-const wasm = readFileSync(join(root, "build/driver.wasm"));
-console.log(`build-driver: build/driver.wasm ${wasm.length} bytes, build/driver.wat`);
+
+await build("release", [], "driver");
+await build("responder", ["assembly/responder/index.ts"], "responder");

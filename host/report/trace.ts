@@ -26,6 +26,11 @@ export function encodeEvent(ev: TraceEvent): string {
 export interface TraceOptions {
   /** Keep every event in memory (for `--trace FILE` and tests). Off by default. */
   record?: boolean;
+  /**
+   * Hash every event into the digest (default true). False skips encoding and hashing (and the
+   * digest is ""): the count and the consumers remain. For `npm run bench`'s tracing-off figure.
+   */
+  hash?: boolean;
 }
 
 /**
@@ -34,7 +39,7 @@ export interface TraceOptions {
  */
 export class Trace {
   readonly events: TraceEvent[] = [];
-  private hash: Hash = createHash("sha256");
+  private hash: Hash | undefined;
   private consumers: TraceConsumer[] = [];
   private record: boolean;
   private _count = 0;
@@ -42,6 +47,7 @@ export class Trace {
 
   constructor(opts: TraceOptions = {}) {
     this.record = opts.record ?? false;
+    if (opts.hash !== false) this.hash = createHash("sha256");
   }
 
   get count(): number {
@@ -59,14 +65,14 @@ export class Trace {
   emit(ev: TraceEvent): void {
     if (this._digest !== undefined) throw new Error("trace already finished");
     this._count++;
-    this.hash.update(encodeEvent(ev) + "\n");
+    this.hash?.update(encodeEvent(ev) + "\n");
     if (this.record) this.events.push(ev);
     for (const c of this.consumers) c(ev);
   }
 
   /** The SHA-256 digest (hex) of everything emitted; the trace takes no more events after this. */
   digest(): string {
-    if (this._digest === undefined) this._digest = this.hash.digest("hex");
+    if (this._digest === undefined) this._digest = this.hash ? this.hash.digest("hex") : "";
     return this._digest;
   }
 

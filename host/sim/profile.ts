@@ -5,8 +5,13 @@ export interface Profile {
   name: string;
   /** Guest-physical base of RAM (a multiple of 64 KiB). */
   ramBase: number;
-  /** Picoseconds per guest Wasm instruction (used once the guest is metered). */
+  /** Picoseconds per guest Wasm instruction (host/guest/meter.ts counts them). */
   psPerInstruction: number;
+  /**
+   * Picoseconds per byte moved by the guest's memory.copy / memory.fill (on top of the one
+   * instruction each counts). Optional: a profile without it uses the default profile's.
+   */
+  copyPsPerByte?: number;
   /** A register access handled by the VMM in user space (MMIO read or write), ns. */
   registerAccessNs: number;
   /** A doorbell (QueueNotify) handled in the kernel, ns: the device sees it this long after the write. */
@@ -27,6 +32,17 @@ export interface Profile {
   features: string[];
   /** MTU in the device config, when MTU is offered. */
   mtu: number;
+  // ---- Added with the transports (issue 4; host/sim/profiles.ts loads them from host/profiles/*.json). ----
+  /** The transport the device is presented through (default "mmio"). */
+  transport?: "mmio" | "mmio-legacy" | "pci" | "pci-legacy";
+  /** Every transport the platform can present, the default first. */
+  transports?: readonly ("mmio" | "mmio-legacy" | "pci" | "pci-legacy")[];
+  /** An x86 port I/O access handled by the VMM in user space (legacy virtio-pci header, 0xCF8/0xCFC), ns. */
+  portIoNs?: number;
+  /** The CPU the numbers are for (x86-server, cortex-a53). */
+  cpu?: string;
+  /** virtio-pci modern: the function offers MSI-X (else INTx only). */
+  msix?: boolean;
 }
 
 /**
@@ -37,6 +53,8 @@ export const DEFAULT_PROFILE: Profile = {
   name: "default",
   ramBase: 0x4000_0000,
   psPerInstruction: 270,
+  // Assumed: x86 `rep movsb` streams about 16 bytes per cycle at 2.5 GHz (timing-sources.md row 40).
+  copyPsPerByte: 25,
   registerAccessNs: 2700,
   doorbellNs: 800,
   irqDeliveryNs: 1900,

@@ -10,14 +10,14 @@ import { parseScenario } from "../analysis/scenario.js";
 import { runScenario } from "../analysis/run.js";
 import { PROJECT_ROOT } from "../paths.js";
 import { diffTraces, formatDiff } from "../report/trace-diff.js";
-import { DIGESTS_FILE, type PinnedDigest } from "./digests-file.js";
+import { DIGESTS_FILE, pinnedCliArgs, pinnedMachineOptions, type PinnedDigest } from "./digests-file.js";
 
 
 async function main(): Promise<void> {
   const pinned: PinnedDigest[] = JSON.parse(readFileSync(DIGESTS_FILE, "utf8"));
   const moved: PinnedDigest[] = [];
   for (const p of pinned) {
-    const { summary } = await runScenario(parseScenario(p.scenario, p.name));
+    const { summary } = await runScenario(parseScenario(p.scenario, p.name), pinnedMachineOptions(p));
     if (summary.traceDigest === p.digest) {
       console.log(`${p.name}: unchanged`);
       continue;
@@ -44,8 +44,8 @@ function explain(moved: PinnedDigest[]): void {
       writeFileSync(file, JSON.stringify(p.scenario));
       const before = join(scratch, `${p.name}.head.jsonl`);
       const after = join(scratch, `${p.name}.work.jsonl`);
-      run(join(tree, "dist/host/cli.js"), file, before);
-      run(join(PROJECT_ROOT, "dist/host/cli.js"), file, after);
+      run(join(tree, "dist/host/cli.js"), file, before, pinnedCliArgs(p));
+      run(join(PROJECT_ROOT, "dist/host/cli.js"), file, after, pinnedCliArgs(p));
       void diffTraces(before, after).then((d) => console.log(`\n${p.name}:\n${formatDiff(d, "HEAD", "working tree")}`));
     }
   } catch (e) {
@@ -62,9 +62,9 @@ function explain(moved: PinnedDigest[]): void {
   }
 }
 
-function run(cli: string, scenario: string, trace: string): void {
+function run(cli: string, scenario: string, trace: string, extra: string[] = []): void {
   try {
-    execFileSync(process.execPath, [cli, "run", "--scenario", scenario, "--trace", trace], { stdio: "ignore" });
+    execFileSync(process.execPath, [cli, "run", "--scenario", scenario, "--trace", trace, ...extra], { stdio: "ignore" });
   } catch {
     /* a run that fails still wrote its trace, which is what we compare */
   }

@@ -86,6 +86,16 @@ export class MmioQueueRegisters {
     return this.sizeMaxOf(this.sel);
   }
 
+  /** QueueSize of the selected queue as last accepted (virtio-pci queue_size reads it back, 4.1.4.3). */
+  readSize(): number {
+    return this.regs[this.sel]?.size ?? 0;
+  }
+
+  /** One half of an area address of the selected queue, as written (virtio-pci queue_desc etc. are RW). */
+  readArea(area: AreaName, half: 0 | 1): number {
+    return this.regs[this.sel]?.[area][half] ?? 0;
+  }
+
   /** QueueReady of the selected queue: reads back what was last accepted. */
   readReady(): number {
     return this.regs[this.sel]?.ready ?? 0;

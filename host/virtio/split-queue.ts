@@ -10,6 +10,15 @@ import type { BreachFn } from "./device.js";
 
 export type { Buf, Chain } from "./chain.js";
 
+/**
+ * Fault hooks of the hostile-device mode (host/devices/hostile.ts): rewrite a used element
+ * before it is written (null: never complete it), or the used.idx value published. Unset: none.
+ */
+export interface QueueFaults {
+  used?(q: number, head: number, len: number): [number, number] | null;
+  publish?(q: number, idx: number): number;
+}
+
 export interface SplitQueueConfig {
   /** Queue index (trace field q). */
   index: number;
@@ -64,6 +73,8 @@ export class DeviceSplitQueue {
   /** used.idx as last published. */
   private publishedUsed = 0;
   private kickSuppressed = false;
+  /** Hostile-device mode only (host/devices/hostile.ts). */
+  faults: QueueFaults | undefined;
 
   constructor(mem: GuestMemory, cfg: SplitQueueConfig, breach: BreachFn, trace: Trace, clock: Clock, dev: string) {
     // QueueSize is the transport's to check when the driver writes it; a bad one here is a host bug.
@@ -244,6 +255,11 @@ export class DeviceSplitQueue {
   /** Put {id: head, len} in the next used ring slot; the driver sees it after publishUsed. */
   addUsed(head: number, len: number): void {
     if (!this.ready()) return;
+    if (this.faults?.used) {
+      const f = this.faults.used(this.cfg.index, head, len);
+      if (f === null) return;
+      [head, len] = f;
+    }
     const e = this.usedOff + RING + VIRTQ.USED_ELEM_SIZE * (this.shadowUsed & (this.size - 1));
     this.mem.w32(e, head);
     this.mem.w32(e + 4, len);
@@ -260,7 +276,7 @@ export class DeviceSplitQueue {
     const old = this.publishedUsed;
     const now = this.shadowUsed;
     if (now === old) return false;
-    this.mem.w16(this.usedOff + RING_IDX, now);
+    this.mem.w16(this.usedOff + RING_IDX, this.faults?.publish ? this.faults.publish(this.cfg.index, now) & 0xffff : now);
     this.publishedUsed = now;
     let irq: boolean;
     if (this.cfg.eventIdx) {

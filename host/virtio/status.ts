@@ -14,6 +14,8 @@ export interface NegotiationState {
   readonly accepted: bigint;
   /** The device's own verdict at FEATURES_OK: null accepts, a reason refuses (FEAT-DEV-03). */
   checkFeatures(accepted: bigint): string | null;
+  /** Legacy interface (3.1.1 "legacy": steps 5 and 6 omitted): DRIVER_OK needs no FEATURES_OK. */
+  readonly legacy?: boolean;
 }
 
 /** A check run when a bit is about to be set: undefined passes, a step outcome refuses. */
@@ -132,7 +134,8 @@ function decideBit(rule: StatusRule, sofar: number, ctx: NegotiationState): Stat
   if (rule.blockedByFailed && (sofar & FAILED) !== 0) {
     return { bit, name, outcome: "violation", clause: "STATUS-DRV-03", detail: `${name} after FAILED without a reset` };
   }
-  const missing = rule.requires & ~sofar;
+  const requires = ctx.legacy && rule.bit === DRIVER_OK ? ACKNOWLEDGE | DRIVER : rule.requires;
+  const missing = requires & ~sofar;
   if (missing !== 0) {
     return { bit, name, outcome: "violation", clause: rule.clause, detail: `${name} before ${statusNames(missing).join("|")} (status 0x${sofar.toString(16)})` };
   }

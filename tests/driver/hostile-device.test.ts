@@ -16,7 +16,7 @@ describe("driver against a register-level fake", () => {
     legacy.version = 1;
     const r2 = await rig([[BASE0, legacy]]);
     expect(r2.d.attach(0, BASE0, RAM_BASE, 1, 0)).toBe(-ABI_ERRNO.ENODEV);
-    expect(r2.d.attach(1, BASE0, RAM_BASE, 1, 0)).toBe(-ABI_ERRNO.EINVAL);
+    expect(r2.d.attach(4, BASE0, RAM_BASE, 1, 0)).toBe(-ABI_ERRNO.EINVAL); // ABI_TRANSPORT has 0-3
     expect(r2.d.attach(0, BASE0, RAM_BASE + 8, 1, 0)).toBe(-ABI_ERRNO.EINVAL);
     expect(r2.d.attach(0, BASE0, RAM_BASE, 1, 11)).toBe(-ABI_ERRNO.EINVAL);
   });

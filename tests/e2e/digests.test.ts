@@ -4,13 +4,13 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { runScenario } from "../../host/analysis/run.js";
 import { parseScenario } from "../../host/analysis/scenario.js";
-import { DIGESTS_FILE, type PinnedDigest } from "../../host/tools/digests-file.js";
+import { DIGESTS_FILE, pinnedMachineOptions, type PinnedDigest } from "../../host/tools/digests-file.js";
 
 const pinned: PinnedDigest[] = JSON.parse(readFileSync(DIGESTS_FILE, "utf8"));
 
 describe("pinned trace digests", () => {
   it.each(pinned.map((p) => [p.name, p] as const))("%s", async (_name, p) => {
-    const { summary } = await runScenario(parseScenario(p.scenario, p.name));
+    const { summary } = await runScenario(parseScenario(p.scenario, p.name), pinnedMachineOptions(p));
     expect(summary.mismatches).toBe(0);
     expect(summary.breaches).toBe(0);
     expect(summary.traceDigest, "run `npm run digests` if this change of behaviour is intended").toBe(p.digest);

@@ -33,6 +33,8 @@ export interface MockRingOptions {
   indirect?: boolean;
   /** Bytes of data region after the rings (default: up to the end of memory). */
   dataSize?: number;
+  /** Used ring alignment: 4 (2.7), or the legacy QueueAlign (4096, 2.7.2) for a legacy layout. */
+  usedAlign?: number;
 }
 
 const align = (x: number, a: number): number => Math.ceil(x / a) * a;
@@ -63,7 +65,7 @@ export class MockSplitRing {
     this.indirect = opts.indirect ?? false;
     this.descOff = align(base, VIRTQ.DESC_ALIGN);
     this.availOff = this.descOff + VIRTQ.DESC_SIZE * size;
-    this.usedOff = align(this.availOff + 6 + 2 * size, VIRTQ.USED_ALIGN);
+    this.usedOff = align(this.availOff + 6 + 2 * size, opts.usedAlign ?? VIRTQ.USED_ALIGN);
     this.dataOff = align(this.usedOff + 6 + VIRTQ.USED_ELEM_SIZE * size, 16);
     this.dataEnd = opts.dataSize === undefined ? mem.size : this.dataOff + opts.dataSize;
     if (this.dataEnd > mem.size) throw new RangeError(`mock ring needs ${this.dataEnd} bytes, memory has ${mem.size}`);

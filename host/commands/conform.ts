@@ -1,0 +1,52 @@
+// `virtio-rt conform`: run the conformance scenario against a driver module under the monitor and
+// print every in-scope clause as held, violated, not exercised or not checkable.
+import { readFileSync } from "node:fs";
+import type { Command } from "commander";
+import { formatReport, reportJson } from "../conformance/report.js";
+import { NotADriver, runConformance } from "../conformance/scenario.js";
+import { fail, intArg } from "./common.js";
+import { profileOptions } from "./profile-options.js";
+
+interface Opts {
+  driver?: string;
+  profile?: string;
+  transport?: string;
+  json?: boolean;
+  seed?: number;
+  frames?: number;
+  quiet?: boolean;
+}
+
+export function registerConform(program: Command): void {
+  program
+    .command("conform")
+    .description("check a driver against the virtio clauses: attach, traffic both ways, link change, reset and re-attach")
+    .option("--driver <file.wasm>", "driver module implementing docs/hal.md (default build/driver.wasm)")
+    .option("--profile <name|file.json>", "platform profile (docs/profiles.md); default: the built-in default on virtio-mmio")
+    .option("--transport <name>", "transport the profile supports (mmio, mmio-legacy, pci, pci-legacy); needs --profile")
+    .option("--seed <s>", "seed for frames and the driver", intArg("--seed", 0xffffffff))
+    .option("--frames <n>", "frames per traffic phase", intArg("--frames", 100_000))
+    .option("--quiet", "print breaches and totals only, not every clause")
+    .option("--json", "print the report as JSON")
+    .action(async (o: Opts) => {
+      const machine = profileOptions({ profile: o.profile, transport: o.transport });
+      let bytes: Uint8Array | undefined;
+      if (o.driver) {
+        try {
+          bytes = readFileSync(o.driver);
+        } catch (e) {
+          fail(`cannot read ${o.driver}: ${(e as Error).message}`);
+        }
+      }
+      let result;
+      try {
+        result = await runConformance({ driver: bytes, driverName: o.driver, ...machine, seed: o.seed, frames: o.frames });
+      } catch (e) {
+        if (e instanceof NotADriver) fail(`${o.driver ?? "the driver"} ${e.message}`);
+        fail((e as Error).message);
+      }
+      const rep = result.report;
+      process.stdout.write(o.json ? reportJson(rep) : formatReport(rep, !o.quiet));
+      process.exitCode = rep.pass ? 0 : 1;
+    });
+}

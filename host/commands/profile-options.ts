@@ -1,0 +1,25 @@
+// `--profile NAME|FILE.json`, `--cpu`, `--transport` of `virtio-rt run`: the Machine options they
+// select, or a one-line refusal naming what the profile supports (docs/profiles.md).
+import type { MachineOptions } from "../machine.js";
+import { TRANSPORT_KINDS } from "../platform.js";
+import { CPU_NAMES, loadProfile, ProfileError } from "../sim/profiles.js";
+import { fail } from "./common.js";
+
+export function profileOptions(o: { profile?: string; cpu?: string; transport?: string }): Pick<MachineOptions, "profile" | "transport"> {
+  if (o.profile === undefined) {
+    // Without --profile the built-in DEFAULT_PROFILE runs on virtio-mmio (the pinned digests' baseline).
+    if (o.cpu !== undefined || o.transport !== undefined) fail("--cpu and --transport need --profile");
+    return {};
+  }
+  if (o.transport !== undefined && !(TRANSPORT_KINDS as readonly string[]).includes(o.transport)) {
+    fail(`unknown transport ${JSON.stringify(o.transport)}: one of ${TRANSPORT_KINDS.join(", ")}`);
+  }
+  if (o.cpu !== undefined && !(CPU_NAMES as readonly string[]).includes(o.cpu)) fail(`unknown cpu ${JSON.stringify(o.cpu)}: one of ${CPU_NAMES.join(", ")}`);
+  try {
+    const profile = loadProfile(o.profile, { cpu: o.cpu, transport: o.transport });
+    return { profile, transport: profile.transport };
+  } catch (e) {
+    if (e instanceof ProfileError) fail(e.issues.join("\nvirtio-rt: "));
+    throw e;
+  }
+}
