@@ -8,6 +8,7 @@ import { registerLatency } from "./commands/latency.js";
 import { registerServe } from "./commands/serve.js";
 import { registerPing } from "./commands/ping.js";
 import { registerTrace } from "./commands/trace.js";
+import { registerWorst } from "./commands/worst.js";
 
 const program = new Command();
 program
@@ -19,6 +20,7 @@ program
 registerRun(program);
 registerLatency(program);
 registerTrace(program);
+registerWorst(program);
 registerConform(program);
 registerServe(program);
 registerPing(program);

@@ -28,6 +28,8 @@ export interface LatencyArgs {
   linkFlap?: string;
   /** Keep the trace events in memory. */
   record?: boolean;
+  /** Called with the machine before attach: trace consumers subscribe here (DIR/trace.json, trace.vcd). */
+  observe?: (m: Machine) => void;
 }
 
 /** Guest CPU models: ps per Wasm instruction (timing-sources.md section 2, "Guest CPU time per instruction"). */
@@ -86,6 +88,7 @@ export async function runLatency(a: LatencyArgs): Promise<{ report: LatencyRepor
     record: a.record,
     backend: (clock) => (backend = new WorkloadBackend(clock)),
   });
+  a.observe?.(m);
   const dev = m.attach();
   const finish = collectFigures(m.trace);
   const start = m.clock.now;

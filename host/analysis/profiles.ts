@@ -1,7 +1,7 @@
-// Profiles by name for the analysis commands: `default` is the built-in DEFAULT_PROFILE (what a
-// Machine uses when given none); the others are the sourced JSON profiles of host/profiles/, or a
-// user's FILE.json, resolved by host/sim/profiles.ts for a CPU.
-import { DEFAULT_PROFILE, type Profile } from "../sim/profile.js";
+// Profiles by name for the analysis commands: the sourced JSON profiles of host/profiles/ (with
+// `default` the alias every command shares, docs/profiles.md), or a user's FILE.json, resolved by
+// host/sim/profiles.ts for a CPU.
+import type { Profile } from "../sim/profile.js";
 import { CPU_NAMES, loadProfile, PROFILE_NAMES } from "../sim/profiles.js";
 
 /** Every built-in profile name, `default` first. */
@@ -14,6 +14,5 @@ export const PROFILE_CPUS: readonly string[] = CPU_NAMES;
 
 /** The profile called `name` (or a FILE.json), for `cpu` when given; an Error names what exists. */
 export async function loadProfileByName(name: string, cpu?: string): Promise<Profile> {
-  if (name === "default" && cpu === undefined) return DEFAULT_PROFILE;
-  return loadProfile(name === "default" ? "qemu-kvm" : name, cpu === undefined ? {} : { cpu });
+  return loadProfile(name, cpu === undefined ? {} : { cpu });
 }

@@ -22,14 +22,15 @@ export function registerConform(program: Command): void {
     .command("conform")
     .description("check a driver against the virtio clauses: attach, traffic both ways, link change, reset and re-attach")
     .option("--driver <file.wasm>", "driver module implementing docs/hal.md (default build/driver.wasm)")
-    .option("--profile <name|file.json>", "platform profile (docs/profiles.md); default: the built-in default on virtio-mmio")
-    .option("--transport <name>", "transport the profile supports (mmio, mmio-legacy, pci, pci-legacy); needs --profile")
+    .option("--profile <name|file.json>", "platform profile (docs/profiles.md); default: qemu-virt on virtio-mmio, the transport whose register stream the monitor checks in full")
+    .option("--transport <name>", "transport the profile supports (mmio, mmio-legacy, pci, pci-legacy); default: the profile's")
     .option("--seed <s>", "seed for frames and the driver", intArg("--seed", 0xffffffff))
     .option("--frames <n>", "frames per traffic phase", intArg("--frames", 100_000))
     .option("--quiet", "print breaches and totals only, not every clause")
     .option("--json", "print the report as JSON")
     .action(async (o: Opts) => {
-      const machine = profileOptions({ profile: o.profile, transport: o.transport });
+      // The monitor reads virtio-mmio register names; PCI and legacy runs are checked on the rings.
+      const machine = o.profile === undefined && o.transport === undefined ? profileOptions({ profile: "qemu-virt", transport: "mmio" }) : profileOptions({ profile: o.profile, transport: o.transport });
       let bytes: Uint8Array | undefined;
       if (o.driver) {
         try {

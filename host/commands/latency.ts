@@ -8,6 +8,8 @@ import { loadProfileByName, PROFILE_CPUS } from "../analysis/profiles.js";
 import { parseDuration } from "../sim/clock.js";
 import { parseRate } from "../analysis/workload.js";
 import { fail, intArg } from "./common.js";
+import { collectChromeTrace } from "../report/chrome-trace.js";
+import { collectVcd } from "../report/vcd.js";
 
 interface Opts {
   profile: string;
@@ -51,7 +53,7 @@ export function registerLatency(program: Command): void {
     .option("--poll-period <T>", "poll mode: period of the polling bottom half", duration("--poll-period"), 50_000)
     .option("--no-meter", "do not count guest instructions (guest time = exit costs only)")
     .option("--link-flap <EVERY/DOWN>", "take the link down for DOWN at every multiple of EVERY, e.g. 5ms/500us")
-    .option("--out <DIR>", "write DIR/latency.json")
+    .option("--out <DIR>", "write DIR/latency.json, DIR/trace.json (Perfetto) and DIR/trace.vcd (waveforms)")
     .option("--json", "print the report as JSON instead of the table")
     .option("--trace <file>", "write every trace event as JSON lines")
     .action(async (o: Opts) => {
@@ -59,6 +61,7 @@ export function registerLatency(program: Command): void {
       if (o.duration <= 0) fail("--duration must be above 0");
       if (o.pollPeriod <= 0) fail("--poll-period must be above 0");
       let result;
+      let exporters: { chrome: ReturnType<typeof collectChromeTrace>; vcd: ReturnType<typeof collectVcd> } | undefined;
       try {
         // A CPU of host/profiles/cpus.json resolves the profile for it (instruction and exit costs);
         // otherwise --cpu overrides only the ps per instruction.
@@ -79,6 +82,7 @@ export function registerLatency(program: Command): void {
           meter: o.meter,
           linkFlap: o.linkFlap,
           record: o.trace !== undefined,
+          observe: o.out ? (m) => (exporters = { chrome: collectChromeTrace(m.trace), vcd: collectVcd(m.trace) }) : undefined,
         });
       } catch (e) {
         fail((e as Error).message);
@@ -88,6 +92,10 @@ export function registerLatency(program: Command): void {
         if (o.out) {
           mkdirSync(o.out, { recursive: true });
           writeFileSync(join(o.out, "latency.json"), json);
+          if (exporters) {
+            writeFileSync(join(o.out, "trace.json"), JSON.stringify(exporters.chrome()) + "\n");
+            writeFileSync(join(o.out, "trace.vcd"), exporters.vcd());
+          }
         }
         if (o.trace) writeFileSync(o.trace, result.machine.trace.toJsonLines());
       } catch (e) {

@@ -6,17 +6,15 @@ import { CPU_NAMES, loadProfile, ProfileError } from "../sim/profiles.js";
 import { fail } from "./common.js";
 
 export function profileOptions(o: { profile?: string; cpu?: string; transport?: string }): Pick<MachineOptions, "profile" | "transport"> {
-  if (o.profile === undefined) {
-    // Without --profile the built-in DEFAULT_PROFILE runs on virtio-mmio (the pinned digests' baseline).
-    if (o.cpu !== undefined || o.transport !== undefined) fail("--cpu and --transport need --profile");
-    return {};
-  }
+  // Without --profile: the `default` profile (an alias of qemu-kvm, docs/profiles.md), the same
+  // thing `--profile default` gives, so a flag-less run and every command agree on "default".
+  const name = o.profile ?? "default";
   if (o.transport !== undefined && !(TRANSPORT_KINDS as readonly string[]).includes(o.transport)) {
     fail(`unknown transport ${JSON.stringify(o.transport)}: one of ${TRANSPORT_KINDS.join(", ")}`);
   }
   if (o.cpu !== undefined && !(CPU_NAMES as readonly string[]).includes(o.cpu)) fail(`unknown cpu ${JSON.stringify(o.cpu)}: one of ${CPU_NAMES.join(", ")}`);
   try {
-    const profile = loadProfile(o.profile, { cpu: o.cpu, transport: o.transport });
+    const profile = loadProfile(name, { cpu: o.cpu, transport: o.transport });
     return { profile, transport: profile.transport };
   } catch (e) {
     if (e instanceof ProfileError) fail(e.issues.join("\nvirtio-rt: "));

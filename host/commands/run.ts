@@ -44,8 +44,8 @@ export function registerRun(program: Command): void {
     .option("--udp-port <n>", "with --replay: the UDP echo port, as given to serve", intArg("--udp-port", 65535))
     .option("--mac <mac>", "with --replay: the device's MAC, as given to serve")
     .option("--profile <name|file.json>", "hypervisor profile: qemu-kvm, qemu-virt, firecracker, cloud-hypervisor, rtems-pc386, default (= qemu-kvm), or a JSON file (docs/profiles.md)")
-    .option("--cpu <cpu>", "with --profile: x86-server or cortex-a53 (default: the profile's first)")
-    .option("--transport <t>", "with --profile: mmio, mmio-legacy, pci or pci-legacy (default: the profile's; docs/transports.md)")
+    .option("--cpu <cpu>", "x86-server or cortex-a53 (default: the profile's first)")
+    .option("--transport <t>", "mmio, mmio-legacy, pci or pci-legacy (default: the profile's; docs/transports.md)")
     .action(async (opts: { frames?: number; seed?: number; scenario?: string; json?: boolean; trace?: string; replay?: string; ip: string; udpPort?: number; mac?: string; profile?: string; cpu?: string; transport?: string }) => {
       if (opts.replay !== undefined) return runReplay(opts.replay, opts);
       let scenario: Scenario;

@@ -7,20 +7,13 @@ import { parseUdpSpec, UdpBackend, type UdpLinkSpec } from "../backends/udp.js";
 import { captureBackend, PcapWriter } from "../report/pcap.js";
 import type { Clock } from "../sim/clock.js";
 import type { Trace } from "../report/trace.js";
-import { DEFAULT_PROFILE, type Profile } from "../sim/profile.js";
 import { LiveSession, type Pace } from "../peers/live.js";
 import { ipv4String, macString, parseCidr, parseMac } from "../peers/inet.js";
 import { replayCapture, type ReplaySummary } from "../peers/replay.js";
 import { createResponder, DEFAULT_UDP_ECHO_PORT, finishResponder, guestMac, type ResponderSummary } from "../peers/responder.js";
 import { fail, intArg } from "./common.js";
+import { profileOptions } from "./profile-options.js";
 
-const PROFILES: Record<string, Profile> = { default: DEFAULT_PROFILE };
-
-function profileArg(name: string): Profile {
-  const p = PROFILES[name];
-  if (!p) fail(`unknown profile ${JSON.stringify(name)} (known: ${Object.keys(PROFILES).join(", ")})`);
-  return p;
-}
 
 export interface ResponderFlags {
   ip: string;
@@ -72,7 +65,7 @@ async function serve(o: ServeOpts): Promise<void> {
     fail((e as Error).message);
   }
   if (o.pace !== "none" && o.pace !== "realtime") fail(`--pace must be none or realtime, got ${JSON.stringify(o.pace)}`);
-  const profile = profileArg(o.profile);
+  const { profile, transport } = profileOptions({ profile: o.profile });
   const { cfg, mac: macOpt, seed } = responderSetup(o);
   let pcap: PcapWriter | undefined;
   try {
@@ -83,6 +76,7 @@ async function serve(o: ServeOpts): Promise<void> {
   let udp: UdpBackend | undefined;
   const m = await createResponder(cfg, {
     profile,
+    transport,
     seed,
     mac: macOpt,
     backend: (c: Clock, t: Trace) => {
@@ -124,6 +118,10 @@ async function serve(o: ServeOpts): Promise<void> {
 
 export interface ReplayOpts extends ResponderFlags {
   json?: boolean;
+  /** The profile, CPU and transport `serve` ran with (default: `default`, as serve's). */
+  profile?: string;
+  cpu?: string;
+  transport?: string;
 }
 
 /** `run --replay FILE.pcap`: feed a serve session's capture back in; exit 1 unless every guest frame matches. */
@@ -137,7 +135,7 @@ export async function runReplay(file: string, o: ReplayOpts): Promise<void> {
   }
   let s: ReplaySummary;
   try {
-    s = await replayCapture(data, cfg, { seed, mac });
+    s = await replayCapture(data, cfg, { seed, mac, ...profileOptions({ profile: o.profile, cpu: o.cpu, transport: o.transport }) });
   } catch (e) {
     fail((e as Error).message);
   }

@@ -261,6 +261,8 @@ export class VirtioNetDevice implements VirtioDeviceModel {
     const id = this.rxSeq++;
     this.o.trace.emit({ t: now, k: "frame.arrive", dev: this.o.name, len: frame.length, id });
     if (!this.live() || !this.linkUp) return this.drop(frame.length, "not-ready", "rx", id);
+    // With MTU negotiated no non-GSO receive packet exceeds mtu + the 14-byte L2 header (NET-CFG-DEV-05).
+    if (has(this.ctx!.features, NET_F.MTU) && frame.length > this.o.profile.mtu + 14) return this.drop(frame.length, "oversize", "rx", id);
     if (this.rxFifo.length >= this.rxFifoDepth) return this.drop(frame.length, "fifo-full", "rx", id);
     this.rxFifo.push({ frame, id });
     this.startRx();

@@ -166,9 +166,10 @@ function format(r: BenchResult): string {
   out.push(`  constant 10k/s each way                    ${i.light.tx.toFixed(1).padStart(9)} ${i.light.rx.toFixed(1).padStart(9)}`);
   out.push(`  saturation                                 ${i.saturation.tx.toFixed(1).padStart(9)} ${i.saturation.rx.toFixed(1).padStart(9)}`);
   out.push("", "at saturation, 64 B both ways, per 32 frames (goal <= 1 each with EVENT_IDX)");
-  out.push("                     TX frames  TX doorbells  TX interrupts  RX frames  RX interrupts");
+  out.push("                     TX frames  doorbells  interrupts   RX frames  doorbells  interrupts");
   for (const [label, s] of [["EVENT_IDX", r.saturation.eventIdx], ["no EVENT_IDX", r.saturation.noEventIdx]] as const) {
-    out.push(`  ${label.padEnd(17)} ${String(s.txFrames).padStart(10)}  ${(s.txDoorbells * 32).toFixed(2).padStart(12)}  ${(s.txInterrupts * 32).toFixed(2).padStart(13)}  ${String(s.rxFrames).padStart(9)}  ${(s.rxInterrupts * 32).toFixed(2).padStart(13)}`);
+    const n = (x: number, w: number) => (x * 32).toFixed(2).padStart(w);
+    out.push(`  ${label.padEnd(17)} ${String(s.txFrames).padStart(10)}  ${n(s.txDoorbells, 9)}  ${n(s.txInterrupts, 10)}  ${String(s.rxFrames).padStart(10)}  ${n(s.rxDoorbells, 9)}  ${n(s.rxInterrupts, 10)}`);
   }
   out.push("", `driver          ${r.driver.wasmBytes} bytes of wasm, ${r.driver.reservedMemoryBytes} bytes reserved at attach`);
   return out.join("\n");

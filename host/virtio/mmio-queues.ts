@@ -162,7 +162,11 @@ export class MmioQueueRegisters {
 
   /** QueueReset = 1 (MMIO-DEV-10), only with VIRTIO_F_RING_RESET; it completes at once, so it reads 0. */
   writeReset(v: number): void {
-    if (v === 1 && has(this.host.negotiated(), F.RING_RESET) && this.regs[this.sel]?.ready) this.stop(this.sel);
+    if (v === 1 && has(this.host.negotiated(), F.RING_RESET) && this.regs[this.sel]?.ready) {
+      this.stop(this.sel);
+      // Every queue register back to its reset value too (VQRST-DEV-02); re-enabling reprograms them (VQRST-DEV-03).
+      this.regs[this.sel] = { size: this.sizeMaxOf(this.sel), ready: 0, desc: [0, 0], driver: [0, 0], device: [0, 0] };
+    }
   }
 
   private stop(q: number): void {

@@ -5,6 +5,7 @@
 import { describe, expect, it } from "vitest";
 import { calibrate, CALIBRATION_TARGETS_NS } from "../../host/analysis/calibration.js";
 import { loadProfileByName, profileNames } from "../../host/analysis/profiles.js";
+import { DEFAULT_PROFILE } from "../../host/sim/profile.js";
 
 /**
  * Simulated ns per traversal of the profiles that land outside 10% today. The model charges, per
@@ -13,6 +14,7 @@ import { loadProfileByName, profileNames } from "../../host/analysis/profiles.js
  * 3.7 µs non-backend part of row 33's 8.1 µs) that no profile number models yet.
  */
 const OUTSIDE_10_PERCENT: Record<string, number> = {
+  default: 5767,
   "qemu-kvm": 5767,
   firecracker: 11_467,
   "cloud-hypervisor": 5167,
@@ -35,8 +37,8 @@ describe("calibration against sourced per-traversal overheads", () => {
     }
   });
 
-  it("default: TX = doorbell + device work, RX = device work + IRQ delivery + 2 register accesses + EOI", async () => {
-    const c = await calibrate(await loadProfileByName("default"));
+  it("built-in DEFAULT_PROFILE on virtio-mmio: TX = doorbell + device work, RX = device work + IRQ delivery + 2 register accesses + EOI", async () => {
+    const c = await calibrate(DEFAULT_PROFILE);
     expect(c.txNs).toBe(800 + 4400 + 7); // 64 B x 100 ps = 6.4 -> 7 ns of per-byte work
     expect(c.rxNs).toBe(4407 + 1900 + 2 * 2700 + 20);
     expect(c.perTraversalNs).toBe(8467);
