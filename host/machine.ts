@@ -145,7 +145,7 @@ export class Machine {
     // Guest memory is the driver's own linear memory: instantiate first, then wire the devices to it.
     let machine: Machine | undefined;
     const hal = halFor(() => machine!);
-    const metered = opts.meter === false ? undefined : meterModule(bytes);
+    const metered = opts.meter === false ? undefined : await meterModule(bytes);
     const driver = await loadDriver(metered ? metered.bytes : bytes, hal, { imports: metered?.imports });
     const profile = opts.profile ?? DEFAULT_PROFILE;
     const mem = new GuestMemory({ memory: driver.memory, ramBase: profile.ramBase });

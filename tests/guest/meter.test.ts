@@ -1,9 +1,9 @@
 // The metering pass: exact instruction counts at every import call of a hand-counted module,
 // memory.fill bytes, and a metered driver that computes exactly what the unmetered one does.
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import wabtInit from "wabt";
 import { describe, expect, it } from "vitest";
-import { meterModule } from "../../host/guest/meter.js";
+import { meterCacheFile, meterModule } from "../../host/guest/meter.js";
 import { DEFAULT_DRIVER_PATH, Machine } from "../../host/machine.js";
 import { runScenario } from "../../host/analysis/run.js";
 import { parseScenario } from "../../host/analysis/scenario.js";
@@ -32,7 +32,7 @@ async function wat(text: string): Promise<Uint8Array> {
 
 describe("meterModule", () => {
   it("counts exactly the instructions executed before each import call (blocks split at calls)", async () => {
-    const mm = meterModule(await wat(WAT));
+    const mm = await meterModule(await wat(WAT));
     const stamps: string[] = [];
     const instance = await WebAssembly.instantiate(new WebAssembly.Module(mm.bytes as BufferSource), {
       ...mm.imports,
@@ -47,10 +47,10 @@ describe("meterModule", () => {
     expect(mm.instructions.value).toBe(42);
   });
 
-  it("meters the driver: imports are hal.* plus the two counters, and the result is cached", () => {
+  it("meters the driver: imports are hal.* plus the two counters, and the result is cached", async () => {
     const bytes = readFileSync(DEFAULT_DRIVER_PATH);
-    const a = meterModule(bytes);
-    const b = meterModule(bytes);
+    const a = await meterModule(bytes);
+    const b = await meterModule(bytes);
     expect(a.bytes).toBe(b.bytes);
     expect(a.instructions).not.toBe(b.instructions); // fresh counters per machine
     const imports = WebAssembly.Module.imports(new WebAssembly.Module(a.bytes as BufferSource));
@@ -78,5 +78,18 @@ describe("meterModule", () => {
     expect(pick(a.summary)).toEqual([300, 300, b.summary.bytesSent, b.summary.bytesSent, 0, 0, 0, undefined]);
     expect(pick(b.summary)).toEqual(pick(a.summary));
     expect(a.summary.virtualTimeNs).toBeGreaterThan(b.summary.virtualTimeNs);
+  });
+
+  it("keeps metered modules in build/meter-cache and never trusts a damaged entry", async () => {
+    const bytes = readFileSync(DEFAULT_DRIVER_PATH);
+    const good = await meterModule(bytes);
+    const file = meterCacheFile(bytes);
+    expect(new Uint8Array(readFileSync(file))).toEqual(good.bytes);
+    const damaged = new Uint8Array(good.bytes);
+    damaged[damaged.length - 1] ^= 0xff;
+    writeFileSync(file, damaged);
+    const again = await meterModule(bytes, { memoryCache: false });
+    expect(again.bytes).toEqual(good.bytes);
+    expect(new Uint8Array(readFileSync(file))).toEqual(good.bytes);
   });
 });
