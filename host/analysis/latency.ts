@@ -155,18 +155,27 @@ function startStack(m: Machine, s: { start: number; end: number; size: () => num
   let seq = 0;
   let waiting = false;
   let linkWait = false;
+  // Not re-entered: a pump queued while a transmit entry runs is drained when that entry returns,
+  // inside this loop, which goes on anyway (re-entering sent queue[0] twice and recursed without bound).
+  let pumping = false;
   const pump = () => {
-    while (queue.length > 0 && !m.dead && !linkWait) {
-      const r = m.transmit(queue[0]);
-      if (r === -ABI_ERRNO.ENOBUFS) {
-        retry(TX_RETRY_NS);
-        return;
+    if (pumping) return;
+    pumping = true;
+    try {
+      while (queue.length > 0 && !m.dead && !linkWait) {
+        const r = m.transmit(queue[0]);
+        if (r === -ABI_ERRNO.ENOBUFS) {
+          retry(TX_RETRY_NS);
+          return;
+        }
+        if (r === -ABI_ERRNO.ENETDOWN) {
+          linkWait = true;
+          return;
+        }
+        queue.shift(); // sent, or refused for good (counted from the trace's net.transmit)
       }
-      if (r === -ABI_ERRNO.ENETDOWN) {
-        linkWait = true;
-        return;
-      }
-      queue.shift(); // sent, or refused for good (counted from the trace's net.transmit)
+    } finally {
+      pumping = false;
     }
   };
   const retry = (delay: number) => {

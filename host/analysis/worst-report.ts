@@ -11,7 +11,7 @@ export interface SearchReport {
   /** Present on a shard's report only (`k/n`). */
   shard?: string;
   /** Every run of this report, by index: the metric, its sample count and the trace digest. */
-  runs: { index: number; value: number; count: number; sha256: string; driverDead?: string }[];
+  runs: { index: number; value: number; count: number; sha256: string; driverDead?: string; error?: string }[];
   /** The runs with the highest metric, highest first (ties: lower index first). */
   top: { index: number; value: number; flags: Flags }[];
   worst: { index: number; value: number; sha256: string; command: string } | null;
@@ -26,7 +26,7 @@ export function buildReport(search: Search, results: RunResult[], shard?: string
   const w = ranked[0];
   const report: SearchReport = {
     search,
-    runs: byIndex.map((r) => ({ index: r.index, value: r.value, count: r.count, sha256: r.sha256, ...(r.driverDead ? { driverDead: r.driverDead } : {}) })),
+    runs: byIndex.map((r) => ({ index: r.index, value: r.value, count: r.count, sha256: r.sha256, ...(r.driverDead ? { driverDead: r.driverDead } : {}), ...(r.error ? { error: r.error } : {}) })),
     top: ranked.slice(0, TOP).map((r) => ({ index: r.index, value: r.value, flags: r.flags })),
     worst: w ? { index: w.index, value: w.value, sha256: w.sha256, command: replayCommand(w.flags) } : null,
   };
@@ -90,6 +90,7 @@ export function formatReport(r: SearchReport): string {
   const q = (p: number) => (vals.length ? vals[Math.min(vals.length - 1, Math.floor((p / 100) * vals.length))] : 0);
   const empty = r.runs.filter((x) => x.count === 0).length;
   const dead = r.runs.filter((x) => x.driverDead).length;
+  const failed = r.runs.filter((x) => x.error);
   const out = [
     `search      ${s.runs} runs${r.shard ? ` (shard ${r.shard}: ${r.runs.length} of them)` : ""}, seed ${s.seed}, profile ${s.profile}, ${s.duration} each; metric ${s.metric} (${LATENCIES[figure]}, ${stat})`,
     `metric (us) over runs: min ${us(q(0))}, p50 ${us(q(50))}, p90 ${us(q(90))}, max ${us(vals[vals.length - 1] ?? 0)}; ${empty} runs without a sample, ${dead} with the driver stopped`,
@@ -101,6 +102,7 @@ export function formatReport(r: SearchReport): string {
     const brief = [f["--workload"], `${f["--rate"]}/s`, f["--size"], f["--direction"], f["--cpu"], f["--mode"] === "poll" ? `poll ${f["--poll-period"]}` : "irq", f["--link-flap"] ? `flap ${f["--link-flap"]}` : ""].filter(Boolean).join(" ");
     out.push(`  ${String(t.index).padStart(13)}  ${us(t.value).padStart(10)}  ${brief}`);
   }
+  if (failed.length > 0) out.push("", `FAILED      ${failed.length} runs threw (host bugs): run ${failed[0].index}: ${failed[0].error}`);
   if (r.worst) {
     out.push("", `worst       run ${r.worst.index}: ${us(r.worst.value)} us, trace sha256 ${r.worst.sha256}`, `replay      ${r.worst.command}`);
   }

@@ -36,6 +36,8 @@ export interface RunResult {
   perFrame: { tx: Record<string, number>; rx: Record<string, number> };
   drops: { rx: Record<string, number>; tx: Record<string, number>; stack: Record<string, number> };
   driverDead?: string;
+  /** The run threw (a host bug, not a latency): the message; value, count and sha256 are empty. */
+  error?: string;
 }
 
 export const METRIC_STATS = ["max", "p99_9", "p99", "p90", "p50", "mean"] as const;
@@ -113,7 +115,9 @@ export async function runOne(s: Search, i: number): Promise<RunResult> {
   const cpu = f["--cpu"];
   const named = PROFILE_CPUS.includes(cpu);
   const profile = await loadProfileByName(f["--profile"], named ? cpu : undefined);
-  const { report } = await runLatency({
+  let result;
+  try {
+    result = await runLatency({
     profile,
     cpu: named ? undefined : cpu,
     cpuName: cpu,
@@ -127,7 +131,11 @@ export async function runOne(s: Search, i: number): Promise<RunResult> {
     pollPeriodNs: parseDuration(f["--poll-period"]),
     meter: true,
     linkFlap: f["--link-flap"],
-  });
+    });
+  } catch (e) {
+    return { index: i, flags, value: 0, count: 0, sha256: "", latencies: {} as RunResult["latencies"], perFrame: { tx: {}, rx: {} }, drops: { rx: {}, tx: {}, stack: {} }, error: (e as Error).message };
+  }
+  const { report } = result;
   const lat = report.latencies;
   const strip = Object.fromEntries(Object.entries(lat).map(([k, { histogram: _h, ...rest }]) => [k, rest])) as RunResult["latencies"];
   const out: RunResult = {

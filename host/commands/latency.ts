@@ -10,6 +10,7 @@ import { parseRate } from "../analysis/workload.js";
 import { fail, intArg } from "./common.js";
 import { collectChromeTrace } from "../report/chrome-trace.js";
 import { collectVcd } from "../report/vcd.js";
+import { collectTimeline } from "../report/timeline.js";
 
 interface Opts {
   profile: string;
@@ -53,7 +54,7 @@ export function registerLatency(program: Command): void {
     .option("--poll-period <T>", "poll mode: period of the polling bottom half", duration("--poll-period"), 50_000)
     .option("--no-meter", "do not count guest instructions (guest time = exit costs only)")
     .option("--link-flap <EVERY/DOWN>", "take the link down for DOWN at every multiple of EVERY, e.g. 5ms/500us")
-    .option("--out <DIR>", "write DIR/latency.json, DIR/trace.json (Perfetto) and DIR/trace.vcd (waveforms)")
+    .option("--out <DIR>", "write DIR/latency.json, DIR/report.html, DIR/trace.json (Perfetto) and DIR/trace.vcd (waveforms)")
     .option("--json", "print the report as JSON instead of the table")
     .option("--trace <file>", "write every trace event as JSON lines")
     .action(async (o: Opts) => {
@@ -61,7 +62,7 @@ export function registerLatency(program: Command): void {
       if (o.duration <= 0) fail("--duration must be above 0");
       if (o.pollPeriod <= 0) fail("--poll-period must be above 0");
       let result;
-      let exporters: { chrome: ReturnType<typeof collectChromeTrace>; vcd: ReturnType<typeof collectVcd> } | undefined;
+      let exporters: { chrome: ReturnType<typeof collectChromeTrace>; vcd: ReturnType<typeof collectVcd>; timeline: ReturnType<typeof collectTimeline> } | undefined;
       try {
         // A CPU of host/profiles/cpus.json resolves the profile for it (instruction and exit costs);
         // otherwise --cpu overrides only the ps per instruction.
@@ -82,7 +83,7 @@ export function registerLatency(program: Command): void {
           meter: o.meter,
           linkFlap: o.linkFlap,
           record: o.trace !== undefined,
-          observe: o.out ? (m) => (exporters = { chrome: collectChromeTrace(m.trace), vcd: collectVcd(m.trace) }) : undefined,
+          observe: o.out ? (m) => (exporters = { chrome: collectChromeTrace(m.trace), vcd: collectVcd(m.trace), timeline: collectTimeline(m.trace) }) : undefined,
         });
       } catch (e) {
         fail((e as Error).message);
@@ -95,6 +96,9 @@ export function registerLatency(program: Command): void {
           if (exporters) {
             writeFileSync(join(o.out, "trace.json"), JSON.stringify(exporters.chrome()) + "\n");
             writeFileSync(join(o.out, "trace.vcd"), exporters.vcd());
+            // vega is loaded only when a report is written: the other commands start faster.
+            const { renderReportHtml } = await import("../report/html.js");
+            writeFileSync(join(o.out, "report.html"), await renderReportHtml(result.report, exporters.timeline()));
           }
         }
         if (o.trace) writeFileSync(o.trace, result.machine.trace.toJsonLines());

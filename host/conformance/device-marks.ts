@@ -39,7 +39,7 @@ export const DEVICE_MARKS: Partial<Record<ClauseId, DeviceMark>> = {
   // 2.5 Configuration space
   "CFG-DEV-01": I("net.ts configRead answers at any status"),
   // 2.6 Virtqueue reset
-  "VQRST-DEV-01": I("mmio-queues.ts writeReset: the queue object is dropped"),
+  "VQRST-DEV-01": I("mmio-queues.ts writeReset drops the queue object; net.ts drops an in-flight completion"),
   "VQRST-DEV-02": I("mmio-queues.ts writeReset: registers back to defaults"),
   "VQRST-DEV-03": I("mmio-queues.ts: re-enable builds a new queue from the registers"),
   // 2.7 Split virtqueues
@@ -94,7 +94,7 @@ export const DEVICE_MARKS: Partial<Record<ClauseId, DeviceMark>> = {
   "MMIO-DEV-04": I("core.ts: a bit is set only by its event"),
   "MMIO-DEV-05": I("core.ts reset + mmio-queues.ts reset"),
   "MMIO-DEV-06": I("net.ts setLink bumps the generation with the status field"),
-  "MMIO-DEV-07": I("mmio-queues.ts: no queue object while QueueReady is 0"),
+  "MMIO-DEV-07": I("mmio-queues.ts: no queue object while QueueReady is 0; net.ts drops an in-flight completion of a stopped queue"),
   "MMIO-DEV-08": I("mmio.ts: QueueReset reads 0 (resets complete at once)"),
   "MMIO-DEV-09": I("mmio.ts: QueueReset reads 0"),
   "MMIO-DEV-10": I("mmio-queues.ts writeReset"),

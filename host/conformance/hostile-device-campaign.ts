@@ -29,6 +29,8 @@ export interface HostileDeviceOptions {
   meter?: boolean;
   /** The driver module (default build/driver.wasm). */
   driver?: Uint8Array;
+  /** Trace events one entry may cause before it counts as a hang (default MAX_EVENTS_PER_ENTRY). */
+  maxEventsPerEntry?: number;
   /** Tests only: called after each step's traffic, to mutation-check the oracle (write where the driver must not). */
   tamper?: (m: Machine, step: number) => void;
   /** Called every `progressEvery` steps. */
@@ -129,6 +131,7 @@ export async function runHostileDevice(o: HostileDeviceOptions): Promise<Hostile
     F.machines++;
     const hostile = new HostileDevice(m.net, m.transport as VirtioCore, m.mem, new Rng(seed));
     const n = Math.min(perMachine, o.steps - F.steps);
+    const before = F.steps;
     try {
       runMachine(m, hostile, rng, n, enabled, faultRate, F, fail, o);
     } catch (e) {
@@ -142,6 +145,11 @@ export async function runHostileDevice(o: HostileDeviceOptions): Promise<Hostile
     F.injected = totals.injected;
     F.fired = totals.fired;
     F.wallMs = Date.now() - t0;
+    if (F.steps === before) {
+      // No step ran on this machine (attach failed): another would fail the same way.
+      fail("no progress: campaign stopped");
+      break;
+    }
     if (o.onProgress && F.machines % Math.max(1, Math.round((o.progressEvery ?? 100_000) / perMachine)) === 0) o.onProgress(F);
   }
   F.injected = totals.injected;
@@ -154,19 +162,20 @@ function runMachine(m: Machine, hostile: HostileDevice, rng: Rng, n: number, ena
   // Entry bound: count trace events inside guest entries (nested ISRs count toward the outer one).
   let depth = 0;
   let inEntry = 0;
+  const bound = o.maxEventsPerEntry ?? MAX_EVENTS_PER_ENTRY;
   m.trace.subscribe((ev) => {
     if (ev.k === "guest.enter") {
       if (depth++ === 0) inEntry = 0;
     } else if (ev.k === "guest.exit") depth--;
-    else if (depth > 0 && ++inEntry > MAX_EVENTS_PER_ENTRY) {
+    else if (depth > 0 && ++inEntry > bound) {
       inEntry = -1e12; // throw once; the entry unwinds as a trap
-      throw new EntryBound(`entry over ${MAX_EVENTS_PER_ENTRY} events`);
+      throw new EntryBound(`entry over ${bound} events`);
     }
   });
   let last: Uint8Array = new Uint8Array(0);
   m.onFrame = (_dev, bytes) => (last = bytes);
   if (m.attach() < 0) {
-    fail(`attach refused: ${m.dev}`);
+    if (checkAlive(m, F, fail)) fail(`attach refused: ${m.dev}`);
     return;
   }
   const prot = protectedRegions(m);

@@ -8,6 +8,9 @@ import { Trace, type TraceEvent } from "../report/trace.js";
 import { Clock } from "../sim/clock.js";
 import { DEFAULT_PROFILE } from "../sim/profile.js";
 import { Rng } from "../sim/rng.js";
+import { featureSet } from "../virtio/features.js";
+
+const DEBUG = process.env.FUZZ_DEBUG === "1";
 
 /** Simulator events one clock run may take; reaching it is a hang. */
 export const MAX_EVENTS_PER_RUN = 100_000;
@@ -73,10 +76,19 @@ class Session {
   breachSinceReset = false;
   constructor(readonly rng: Rng, readonly F: HostileDriverFigures) {
     this.mem = new GuestMemory({ pages: 4, ramBase: DEFAULT_PROFILE.ramBase });
-    this.b = createNetBoard({ mem: this.mem, clock: this.clock, trace: this.trace, profile: DEFAULT_PROFILE });
+    // Half the boards also offer INDIRECT_DESC and RING_RESET, so nested and malformed indirect tables and queue resets are reached.
+    const extra = rng.int(0, 1) ? ["INDIRECT_DESC", "RING_RESET"] : [];
+    const features = featureSet([...DEFAULT_PROFILE.features, ...extra]);
+    this.b = createNetBoard({ mem: this.mem, clock: this.clock, trace: this.trace, profile: DEFAULT_PROFILE, features });
     this.trace.subscribe((ev) => this.observe(ev));
   }
+  /** The last trace events, for a failure's detail (FUZZ_DEBUG=1). */
+  private readonly recent: TraceEvent[] = [];
   private observe(ev: TraceEvent): void {
+    if (DEBUG) {
+      this.recent.push(ev);
+      if (this.recent.length > 80) this.recent.shift();
+    }
     const e = ev as TraceEvent & { clause?: string; to?: number; from?: number };
     if (ev.k === "breach" || ev.k === "unsupported") {
       this.breachSinceReset = true;
@@ -94,6 +106,7 @@ class Session {
     }
   }
   fail(what: string): void {
+    if (DEBUG) what += "\n" + this.recent.map((e) => JSON.stringify(e)).join("\n");
     if (this.F.failures.length < 20) this.F.failures.push(`seed ${this.F.seed} step ${this.F.steps}: ${what}`);
   }
   gpa(q: number, off: number): number {
@@ -106,7 +119,7 @@ class Session {
   w(off: number, v: number, width: 1 | 2 | 4 = 4): void {
     this.F.steps++;
     this.b.bus.write(this.b.base + off, width, v);
-    if (off === MMIO.QueueNotify) {
+    if (off === MMIO.QueueNotify && width === 4) {
       this.F.doorbells++;
       if ((v & 0xffff) === NET_Q.TX0 && (this.b.transport.status & STATUS.DRIVER_OK) !== 0) this.txKicked = true;
     }

@@ -197,6 +197,11 @@ export class VirtioNetDevice implements VirtioDeviceModel {
     const head = chain.head;
     this.o.clock.after(cost, () => {
       if (epoch !== this.epoch || !this.live()) return;
+      // The queue was stopped (QueueReady 0, QueueReset) while the frame was in flight: its memory is not touched again (MMIO-DEV-07, VQRST-DEV-01).
+      if (this.queue(NET_Q.TX0) !== q) {
+        this.txBusy = false;
+        return this.startTx();
+      }
       q.addUsed(head, 0);
       if (q.publishUsed()) this.ctx!.notifyUsed(NET_Q.TX0);
       if (frame.length > 0) this.toWire(frame, epoch, id);

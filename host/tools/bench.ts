@@ -5,7 +5,8 @@ import { performance } from "node:perf_hooks";
 import { runLatency, type LatencyReport } from "../analysis/latency.js";
 import { makeFrame, runScenario, type RunSummary } from "../analysis/run.js";
 import { Machine } from "../machine.js";
-import { DEFAULT_PROFILE, type Profile } from "../sim/profile.js";
+import type { Profile } from "../sim/profile.js";
+import { loadProfileByName } from "../analysis/profiles.js";
 import { Rng } from "../sim/rng.js";
 
 interface Options {
@@ -33,6 +34,7 @@ const median = (xs: number[]): number => {
 
 interface BenchResult {
   machine: { nproc: number; cpu: string; node: string };
+  profile: string;
   reps: number;
   frames: number;
   framesPerSecond: Record<string, number>;
@@ -46,8 +48,11 @@ type Exits = { txFrames: number; rxFrames: number; txDoorbells: number; txInterr
 /** One loopback configuration: the default scenario's stack with every frame of `size` bytes. */
 type Config = { name: string; run: (size: number, frames: number) => Promise<number> };
 
+/** The profile every measurement uses: `default`, as `virtio-rt run` and `latency` resolve it. */
+let PROFILE: Profile;
+
 async function loopback(size: number, frames: number, meter: boolean, traceHash: boolean): Promise<RunSummary> {
-  const { summary } = await runScenario({ frames, seed: 1, minSize: size, maxSize: size, window: 32, rxBufSize: 0, linkFlaps: [] }, { meter, traceHash });
+  const { summary } = await runScenario({ frames, seed: 1, minSize: size, maxSize: size, window: 32, rxBufSize: 0, linkFlaps: [] }, { meter, traceHash, profile: PROFILE, transport: PROFILE.transport });
   if (summary.framesReceived !== frames || summary.mismatches !== 0) throw new Error(`bench: loopback lost frames (${summary.framesReceived}/${frames}, ${summary.mismatches} mismatches)`);
   return summary;
 }
@@ -94,6 +99,7 @@ async function perFrame(workload: string, profile: Profile, durationNs: number):
 
 async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2));
+  PROFILE = await loadProfileByName("default");
   const scratch = await Machine.create({ meter: false });
   const configs: Config[] = [
     { name: "copy-only floor", run: async (size, n) => timed(() => copyFloor(scratch.mem.u8, size, n)) },
@@ -112,15 +118,16 @@ async function main(): Promise<void> {
   const fps: Record<string, number> = {};
   for (const [k, v] of Object.entries(secs)) fps[k] = Math.round(o.frames / median(v));
 
-  const light = await perFrame("constant", DEFAULT_PROFILE, 5_000_000);
-  const satIdx = await perFrame("saturate", DEFAULT_PROFILE, 2_000_000);
-  const noIdxProfile: Profile = { ...DEFAULT_PROFILE, name: "default-no-event-idx", features: DEFAULT_PROFILE.features.filter((f) => f !== "EVENT_IDX") };
+  const light = await perFrame("constant", PROFILE, 5_000_000);
+  const satIdx = await perFrame("saturate", PROFILE, 2_000_000);
+  const noIdxProfile: Profile = { ...PROFILE, name: `${PROFILE.name}-no-event-idx`, features: PROFILE.features.filter((f) => f !== "EVENT_IDX") };
   const satNoIdx = await perFrame("saturate", noIdxProfile, 2_000_000);
   const sizeRun = await loopback(64, 100, true, true);
 
   const cpuModel = cpus()[0]?.model ?? "unknown";
   const result: BenchResult = {
     machine: { nproc: cpus().length, cpu: cpuModel, node: process.version },
+    profile: `${PROFILE.name} (${PROFILE.transport ?? "mmio"})`,
     reps: o.reps,
     frames: o.frames,
     framesPerSecond: fps,
@@ -152,6 +159,7 @@ const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
 function format(r: BenchResult): string {
   const out: string[] = [];
   out.push(`machine         ${r.machine.nproc} CPUs, ${r.machine.cpu}, node ${r.machine.node}`);
+  out.push(`profile         ${r.profile}`);
   out.push(`repetitions     ${r.reps} x ${r.frames} frames per configuration, medians, interleaved`);
   out.push("", "loopback frames per host-second        64 B      1500 B");
   for (const name of ["copy-only floor", "metered, tracing off", "metered, tracing on", "unmetered, tracing off"]) {

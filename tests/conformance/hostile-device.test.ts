@@ -78,4 +78,11 @@ describe("hostile device", () => {
     });
     expect(g.outOfRegionWrites).toBe(0);
   });
+
+  it("counts an entry over its event bound as a hang (mutation check of the bound)", async () => {
+    const f = await runHostileDevice({ seed: 5, steps: 10, maxEventsPerEntry: 20 });
+    expect(f.hangs).toBe(1);
+    expect(f.traps).toBe(0);
+    expect(f.failures[0]).toMatch(/entry over 20 events/);
+  });
 });

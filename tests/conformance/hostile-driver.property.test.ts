@@ -1,7 +1,7 @@
 // Properties of the device side against a hostile driver (seeded fast-check): the campaign engine
 // of host/conformance/hostile-driver-campaign.ts, and the mock driver with its rings rewritten at
 // random. The device never throws, never hangs, completes what is valid or sets DEVICE_NEEDS_RESET
-// with a recorded breach (DESIGN.md, Robustness; QEMU's virtio-net fuzz oracle).
+// with a recorded breach (STATUS-DEV-02; DESIGN.md, Robustness; QEMU's virtio-net fuzz oracle).
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { MMIO, STATUS } from "../../host/gen/constants.js";
