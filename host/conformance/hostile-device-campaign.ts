@@ -1,7 +1,7 @@
 // The hostile-device campaign: the project's driver (a Machine) against the device model in its
 // seeded fault mode (host/devices/hostile.ts), with the oracle of DESIGN.md, Robustness: no trap,
 // bounded entries, no write outside the driver's own memory, broken reported, recovery by reset.
-import { ABI, ABI_STATE } from "../gen/constants.js";
+import { ABI, ABI_STATE, LOG } from "../gen/constants.js";
 import { FATAL, FAULT_NAMES, HostileDevice, type Fault } from "../devices/hostile.js";
 import type { DriverStats } from "../guest/driver.js";
 import { Machine } from "../machine.js";
@@ -55,7 +55,7 @@ export interface HostileDeviceFigures {
   /** Fatal faults (FATAL) after which the driver reported broken / NEEDS_RESET or re-initialized. */
   fatalReported: number;
   fatalMissed: number;
-  /** Driver reports seen: queue-broken reasons and states, as stats() gave them. */
+  /** What the driver reported, from its log calls: QUEUE_BROKEN by queue and reason, NEEDS_RESET, WATCHDOG, REINIT, CONFIG_UNSTABLE, RX_BAD_NUM_BUFFERS, RX_LEN_ERROR. */
   reports: Record<string, number>;
   /** Recovery checks (faults off, tick, a frame through loopback) and their failures. */
   recoveries: number;
@@ -159,11 +159,19 @@ export async function runHostileDevice(o: HostileDeviceOptions): Promise<Hostile
 }
 
 function runMachine(m: Machine, hostile: HostileDevice, rng: Rng, n: number, enabled: readonly Fault[], faultRate: number, F: HostileDeviceFigures, fail: (s: string) => void, o: HostileDeviceOptions): void {
+  const count = (k: string) => (F.reports[k] = (F.reports[k] ?? 0) + 1);
   // Entry bound: count trace events inside guest entries (nested ISRs count toward the outer one).
   let depth = 0;
   let inEntry = 0;
   const bound = o.maxEventsPerEntry ?? MAX_EVENTS_PER_ENTRY;
+  const LOG_NAMES = new Map<number, string>(Object.entries(LOG).map(([k, v]) => [v, k]));
   m.trace.subscribe((ev) => {
+    if (ev.k === "log") {
+      const e = ev as { code?: number; a?: number; b?: number };
+      const name = LOG_NAMES.get(e.code!) ?? `LOG_${e.code}`;
+      if (e.code === LOG.QUEUE_BROKEN) count(`${e.a === 0 ? "RXQ" : "TXQ"}_BROKEN=${e.b}`);
+      else if (e.code !== LOG.ATTACH && e.code !== LOG.DETACH && e.code !== LOG.LINK) count(name);
+    }
     if (ev.k === "guest.enter") {
       if (depth++ === 0) inEntry = 0;
     } else if (ev.k === "guest.exit") depth--;
@@ -185,7 +193,6 @@ function runMachine(m: Machine, hostile: HostileDevice, rng: Rng, n: number, ena
     const s = m.stats();
     return typeof s === "number" ? undefined : s;
   };
-  const count = (k: string) => (F.reports[k] = (F.reports[k] ?? 0) + 1);
   let resetsBefore = 0;
   let needRecovery = false;
   for (let i = 0; i < n; i++) {
@@ -218,9 +225,6 @@ function runMachine(m: Machine, hostile: HostileDevice, rng: Rng, n: number, ena
       fail("stats refused");
       return;
     }
-    if (s.RXQ_BROKEN) count(`RXQ_BROKEN=${s.RXQ_BROKEN}`);
-    if (s.TXQ_BROKEN) count(`TXQ_BROKEN=${s.TXQ_BROKEN}`);
-    if (s.STATE !== ABI_STATE.RUNNING) count(`STATE=${s.STATE}`);
     if (fired && FATAL.has(fired)) {
       if (s.STATE === ABI_STATE.BROKEN || s.STATE === ABI_STATE.NEEDS_RESET || s.RESETS > resetsBefore) F.fatalReported++;
       else {

@@ -245,7 +245,9 @@ export class VirtioNetDevice implements VirtioDeviceModel {
   }
 
   private toWire(frame: Uint8Array, epoch: number, id: number): void {
-    const now = this.o.clock.now;
+    // The host's own path (tap, bridge, wake-ups) delays the frame before the wire; it is a
+    // latency, not device occupancy (Profile.hostPathNs).
+    const now = this.o.clock.now + (this.o.profile.hostPathNs ?? 0);
     const start = Math.max(now, this.wireFree);
     const end = start + wireTimeNs(this.o.profile, frame.length);
     this.wireFree = end;
@@ -268,6 +270,17 @@ export class VirtioNetDevice implements VirtioDeviceModel {
     if (!this.live() || !this.linkUp) return this.drop(frame.length, "not-ready", "rx", id);
     // With MTU negotiated no non-GSO receive packet exceeds mtu + the 14-byte L2 header (NET-CFG-DEV-05).
     if (has(this.ctx!.features, NET_F.MTU) && frame.length > this.o.profile.mtu + 14) return this.drop(frame.length, "oversize", "rx", id);
+    const hostPath = this.o.profile.hostPathNs ?? 0;
+    if (hostPath === 0) return this.enqueue(frame, id);
+    // The host's own path (tap, bridge, wake-ups) delays the frame on its way to the device queue.
+    const epoch = this.epoch;
+    this.o.clock.after(hostPath, () => {
+      if (epoch !== this.epoch || !this.live()) return this.drop(frame.length, "not-ready", "rx", id);
+      this.enqueue(frame, id);
+    });
+  }
+
+  private enqueue(frame: Uint8Array, id: number): void {
     if (this.rxFifo.length >= this.rxFifoDepth) return this.drop(frame.length, "fifo-full", "rx", id);
     this.rxFifo.push({ frame, id });
     this.startRx();

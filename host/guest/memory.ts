@@ -6,7 +6,17 @@ export const PAGE = 65536;
 /** Default guest-physical base of RAM: non-zero, so a driver that hands out raw pointers fails visibly. */
 export const DEFAULT_RAM_BASE = 0x4000_0000;
 
+/** A device access direction: "r" the device reads, "w" it writes, "rw" both. */
+export type DmaAccess = "r" | "w" | "rw";
+
+/** IOMMU windows (host/virtio/iommu.ts): an IOVA range to a GPA, or -1 when blocked. */
+export interface DmaTranslator {
+  translate(iova: number, len: number, access: DmaAccess): number;
+}
+
 export class GuestMemory {
+  /** Set: device accesses (`dma`) go through these windows (VIRTIO_F_ACCESS_PLATFORM). */
+  iommu: DmaTranslator | undefined;
   readonly memory: WebAssembly.Memory;
   readonly ramBase: number;
   readonly size: number;
@@ -36,6 +46,16 @@ export class GuestMemory {
     const off = gpa - this.ramBase;
     if (!Number.isInteger(off) || off < 0 || len < 0 || off + len > this.size) return -1;
     return off;
+  }
+
+  /**
+   * A device access to [addr, addr + len): through the IOMMU windows when set (addr is an IOVA),
+   * else a guest-physical address as `check`. The linear offset, or -1 when blocked or outside RAM.
+   */
+  dma(addr: number, len: number, access: DmaAccess): number {
+    if (this.iommu === undefined) return this.check(addr, len);
+    const gpa = this.iommu.translate(addr, len, access);
+    return gpa < 0 ? -1 : this.check(gpa, len);
   }
 
   /** Guest-physical address of a linear-memory offset. */

@@ -22,6 +22,14 @@ export interface Profile {
   eoiNs: number;
   /** Device work per frame, ns (excluding wire time). */
   devicePerFrameNs: number;
+  /**
+   * The host's own path per frame and direction, ns, pipelined (it delays a frame, it does not
+   * occupy the device): tap and bridge, backend-thread and irqfd wake-ups. A transmitted frame
+   * reaches the wire, and a received one reaches the device's queue, this long later. Derived from
+   * the vhost-net per-traversal overhead of timing-sources.md row 33 less the exits the model
+   * charges separately (docs/timing.md, Calibration). Absent: 0.
+   */
+  hostPathNs?: number;
   /** Device work per byte, ps. */
   devicePerBytePs: number;
   /** Link rate, bits per second (wire time of a frame = bits / rate). */
@@ -60,6 +68,7 @@ export const DEFAULT_PROFILE: Profile = {
   irqDeliveryNs: 1900,
   eoiNs: 20,
   devicePerFrameNs: 4400,
+  hostPathNs: 2315,
   devicePerBytePs: 100,
   linkBitsPerSecond: 10_000_000_000,
   queueSizeMax: 256,

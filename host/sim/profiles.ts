@@ -51,6 +51,7 @@ const TimingSchema = z
     irqDelivery: T,
     eoi: T,
     devicePerFrame: T,
+    hostPath: T.optional(),
     devicePerByte: time("ps"),
     linkRate: Sourced.refine((v) => v.unit in RATE_UNITS, { path: ["unit"], message: `unit must be one of ${Object.keys(RATE_UNITS).join(", ")}` }),
   })
@@ -174,6 +175,7 @@ export function resolveProfile(f: ProfileFile, o: ResolveOptions = {}, origin = 
     irqDeliveryNs: ns("irqDelivery"),
     eoiNs: ns("eoi"),
     devicePerFrameNs: ns("devicePerFrame"),
+    ...(timing.hostPath && { hostPathNs: ns("hostPath") }),
     devicePerBytePs: ps("devicePerByte"),
     linkBitsPerSecond: Math.round(timing.linkRate.value * RATE_UNITS[timing.linkRate.unit]),
     queueSizeMax: f.queueSizeMax,

@@ -69,7 +69,7 @@ export function walkChain(
   head: number,
   indirect: boolean,
 ): Chain | ChainBreach {
-  const tableOff = mem.check(descAddr, size * DESC);
+  const tableOff = mem.dma(descAddr, size * DESC, "r");
   if (tableOff < 0) return fail("DERIVED-MEM", `descriptor table ${hex(descAddr)} (${size} entries) outside RAM`);
   if (head >= size) return fail("DERIVED-SPLIT-IDX", `head ${head} >= QueueSize ${size}`);
 
@@ -112,7 +112,7 @@ export function walkChain(
       if (len === 0 || len % DESC !== 0) {
         return fail("DERIVED-SPLIT-IDX", `descriptor ${idx}: indirect table len ${len} is not a nonzero multiple of 16`);
       }
-      const t = mem.check(addr, len);
+      const t = mem.dma(addr, len, "r");
       if (t < 0) return fail("DERIVED-MEM", `descriptor ${idx}: indirect table ${rawAddr(mem, d)} len ${len} outside RAM`);
       base = t;
       limit = len / DESC;
@@ -122,7 +122,7 @@ export function walkChain(
       continue;
     }
 
-    const off = mem.check(addr, len);
+    const off = mem.dma(addr, len, flags & F_WRITE ? "w" : "r");
     if (off < 0) return fail("DERIVED-MEM", `${where(inIndirect, idx)} of head ${head}: buffer ${rawAddr(mem, d)} len ${len} outside RAM`);
     if (++count > size) {
       return fail("SPLIT-DRV-06", `chain from head ${head} has more than QueueSize ${size} descriptors`);

@@ -23,7 +23,30 @@ export interface QueueRegisterHost {
   /** A breach function for a new queue (bound to the current reset epoch). */
   breachFn(): BreachFn;
   violation(clause: ClauseId, detail: string): void;
+  /** The clause ids misuse is recorded under (default MMIO_QUEUE_CLAUSES; virtio-pci passes PCI_QUEUE_CLAUSES). */
+  readonly clauses?: QueueClauses;
 }
+
+/** Which clause each queue-register misuse breaks: the rows differ per transport, the checks do not. */
+export interface QueueClauses {
+  /** A size that is not a power of 2, or larger than the maximum. */
+  size: ClauseId;
+  /** A queue field written while the queue is enabled. */
+  whileLive: ClauseId;
+  /** Enabling a queue that does not exist (maximum size 0). */
+  noQueue: ClauseId;
+}
+
+/** virtio-mmio (4.2.2.2): QueueSize no larger than QueueSizeMax, nothing written while QueueReady. */
+export const MMIO_QUEUE_CLAUSES: QueueClauses = { size: "MMIO-DRV-14", whileLive: "MMIO-DRV-15", noQueue: "MMIO-DRV-14" };
+
+/**
+ * virtio-pci common configuration (4.1.4.3.2): queue_size only powers of 2 (PCI-DRV-17; the spec has
+ * no separate PCI row for "no larger than the maximum", 4.1.5.1.3 only allows reducing it, so that
+ * is recorded there too); every other queue field before queue_enable = 1 (PCI-DRV-18), which
+ * covers writing them while enabled and enabling a queue whose queue_size reads 0.
+ */
+export const PCI_QUEUE_CLAUSES: QueueClauses = { size: "PCI-DRV-17", whileLive: "PCI-DRV-18", noQueue: "PCI-DRV-18" };
 
 export type AreaName = "desc" | "driver" | "device";
 
@@ -51,8 +74,10 @@ export class MmioQueueRegisters {
   sel = 0;
   private regs: QueueRegs[] = [];
   private _queues: (DeviceSplitQueue | undefined)[] = [];
+  private readonly c: QueueClauses;
 
   constructor(private readonly host: QueueRegisterHost) {
+    this.c = host.clauses ?? MMIO_QUEUE_CLAUSES;
     this.reset();
   }
 
@@ -101,11 +126,11 @@ export class MmioQueueRegisters {
     return this.regs[this.sel]?.ready ?? 0;
   }
 
-  /** QueueSize and the area addresses: writable only while QueueReady is 0 (MMIO-DRV-15). */
+  /** QueueSize and the area addresses: writable only while QueueReady is 0 (MMIO-DRV-15, PCI-DRV-18). */
   private program(reg: string, set: (r: QueueRegs) => void): void {
     const r = this.regs[this.sel];
     if (r === undefined) return; // no such queue: nothing to program (QueueSizeMax reads 0)
-    if (r.ready !== 0) return this.host.violation("MMIO-DRV-15", `${reg} of queue ${this.sel} written while QueueReady is 1`);
+    if (r.ready !== 0) return this.host.violation(this.c.whileLive, `${reg} of queue ${this.sel} written while QueueReady is 1`);
     set(r);
   }
 
@@ -114,7 +139,7 @@ export class MmioQueueRegisters {
     if (this.regs[q]?.ready) return this.program("QueueSize", () => {});
     const max = this.sizeMaxOf(q);
     if (!validSize(v, max)) {
-      return this.host.violation("MMIO-DRV-14", `QueueSize ${v} for queue ${q}: must be a power of 2 no larger than QueueSizeMax ${max}`);
+      return this.host.violation(this.c.size, `QueueSize ${v} for queue ${q}: must be a power of 2 no larger than QueueSizeMax ${max}`);
     }
     this.program("QueueSize", (r) => (r.size = v));
   }
@@ -133,14 +158,14 @@ export class MmioQueueRegisters {
       if (r !== undefined && r.ready !== 0) this.stop(q);
       return;
     }
-    if (r === undefined) return h.violation("MMIO-DRV-14", `QueueReady for queue ${q}, which does not exist (QueueSizeMax 0)`);
+    if (r === undefined) return h.violation(this.c.noQueue, `QueueReady for queue ${q}, which does not exist (QueueSizeMax 0)`);
     if (r.ready !== 0) return;
     // Queue setup is step 7, after FEATURES_OK (3.1.1); the ring format depends on the features.
     if ((h.status() & STATUS.FEATURES_OK) === 0) {
       return h.violation("INIT-DRV-10", `queue ${q} enabled before FEATURES_OK (status 0x${h.status().toString(16)})`);
     }
     if (!validSize(r.size, this.sizeMaxOf(q))) {
-      return h.violation("MMIO-DRV-14", `queue ${q} enabled with QueueSize ${r.size} (QueueSizeMax ${this.sizeMaxOf(q)})`);
+      return h.violation(this.c.size, `queue ${q} enabled with QueueSize ${r.size} (QueueSizeMax ${this.sizeMaxOf(q)})`);
     }
     r.ready = 1;
     const neg = h.negotiated();

@@ -16,7 +16,7 @@ import { MsiX } from "../bus/msix.js";
 import { PciFunction, type BarSpec } from "../bus/pci.js";
 import type { VirtioDeviceModel } from "./device.js";
 import { VirtioCore } from "./core.js";
-import { MmioQueueRegisters, type AreaName } from "./mmio-queues.js";
+import { MmioQueueRegisters, PCI_QUEUE_CLAUSES, type AreaName } from "./mmio-queues.js";
 
 export interface VirtioPciModernOptions {
   name: string;
@@ -78,6 +78,7 @@ export class VirtioPciModernTransport {
       name: o.name, device: o.device, mem: o.mem, trace: o.trace, clock: o.clock,
       status: () => core.status, negotiated: () => core.negotiatedFeatures,
       breachFn: () => core.breachFn(), violation: (c, d) => core.violation(c, d),
+      clauses: PCI_QUEUE_CLAUSES, // queue misuse under the PCI rows (PCI-DRV-17/18), not MMIO-DRV-14/15
     });
     core.queueFile = this.qr;
     const virtioBar: BarSpec = { index: 4, kind: "mem64", size: VIRTIO_BAR_SIZE, addr: o.bar4 };

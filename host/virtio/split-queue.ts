@@ -130,11 +130,11 @@ export class DeviceSplitQueue {
       this.fail("SPLIT-DRV-01", `available ring ${hex(driverAddr)} not ${VIRTQ.AVAIL_ALIGN}-byte aligned`);
     } else if (deviceAddr % VIRTQ.USED_ALIGN !== 0) {
       this.fail("SPLIT-DRV-01", `used ring ${hex(deviceAddr)} not ${VIRTQ.USED_ALIGN}-byte aligned`);
-    } else if (this.mem.check(descAddr, VIRTQ.DESC_SIZE * n) < 0) {
+    } else if (this.mem.dma(descAddr, VIRTQ.DESC_SIZE * n, "r") < 0) {
       this.fail("DERIVED-MEM", `descriptor table ${hex(descAddr)} (${VIRTQ.DESC_SIZE * n} bytes) outside RAM`);
-    } else if ((this.availOff = this.mem.check(driverAddr, 6 + 2 * n)) < 0) {
+    } else if ((this.availOff = this.mem.dma(driverAddr, 6 + 2 * n, "r")) < 0) {
       this.fail("DERIVED-MEM", `available ring ${hex(driverAddr)} (${6 + 2 * n} bytes) outside RAM`);
-    } else if ((this.usedOff = this.mem.check(deviceAddr, 6 + VIRTQ.USED_ELEM_SIZE * n)) < 0) {
+    } else if ((this.usedOff = this.mem.dma(deviceAddr, 6 + VIRTQ.USED_ELEM_SIZE * n, "w")) < 0) {
       this.fail("DERIVED-MEM", `used ring ${hex(deviceAddr)} (${6 + VIRTQ.USED_ELEM_SIZE * n} bytes) outside RAM`);
     } else {
       this.usedEventOff = this.availOff + RING + 2 * n;
