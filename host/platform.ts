@@ -1,7 +1,7 @@
 // The device side of a machine for each transport: the same virtio-net device and backend behind
 // virtio-mmio (Version 2 or legacy Version 1), virtio-pci modern (ECAM, BARs, MSI-X or INTx) or
-// legacy virtio-pci over port I/O (0xCF8/0xCFC, I/O BAR0, INTx through the 8259). The device model
-// never learns which. Also where each transport sits in the guest-physical and port maps.
+// legacy virtio-pci over port I/O (0xCF8/0xCFC, I/O BAR0, INTx through the 8259, or MSI-X where the
+// profile offers it, as QEMU's transitional device on q35). The device model never learns which. Also where each transport sits in the guest-physical and port maps.
 import { ABI_TRANSPORT, MMIO, MMIO_VAL, PCI_PORT, VIRTIO_PCI_LEGACY } from "./gen/constants.js";
 import { LoopbackBackend } from "./backends/loopback.js";
 import type { NetBackend } from "./backends/backend.js";
@@ -41,7 +41,11 @@ export const PCI_LAYOUT = {
 
 export interface PlatformOptions extends NetBoardOptions {
   transport?: TransportKind;
-  /** virtio-pci modern: offer MSI-X (default true); false leaves INTx only. */
+  /**
+   * Offer MSI-X: virtio-pci modern (default true; false leaves INTx only) and legacy virtio-pci
+   * (default false: the RTEMS pc386 path, INTx through the 8259; true adds the MSI-X capability and
+   * BAR1, an APIC, and tells the driver at attach that MSI-X messages are delivered, ABI_TRANSPORT.FLAG_MSIX).
+   */
   msix?: boolean;
 }
 
@@ -58,6 +62,8 @@ export interface Platform {
   /** The interrupt controller (absent on virtio-mmio, whose line goes straight to the CPU). */
   readonly intc?: InterruptController;
   readonly pci?: PciHost;
+  /** The legacy virtio-pci function's register file (transport pci-legacy), for tests and tools. */
+  readonly pciLegacy?: VirtioPciLegacyTransport;
   readonly net: VirtioNetDevice;
   readonly transport: TransportView;
   readonly backend: NetBackend;
@@ -104,11 +110,15 @@ export function createPlatform(o: PlatformOptions): Platform {
     return { kind, abi: TRANSPORT_ABI[kind], attachBase: L.ecamBase, bus, ports, irq: intc.cpu, intc, pci, net, transport: t.core, backend, isDoorbell: (s, a) => s === "mmio" && a >= notifyLo && a < notifyHi };
   }
 
-  const intc = new InterruptController("pic8259", o.trace, o.clock);
-  const t = new VirtioPciLegacyTransport({ ...common, irq: line, intc, interruptLine: L.intxLine, ioBase: L.ioBase });
+  // Legacy: MSI-X only where the platform has a local APIC to deliver it (o.msix); else the 8259.
+  const msix = o.msix ?? false;
+  const intc = new InterruptController(msix ? "apic" : "pic8259", o.trace, o.clock);
+  const t = new VirtioPciLegacyTransport({ ...common, irq: line, intc, interruptLine: L.intxLine, ioBase: L.ioBase, msixBar: msix ? L.bar1 : undefined });
   pci.plug(L.slot, t.fn);
   ports.map("pci.cf8", PCI_PORT.CONFIG_ADDRESS, 8, pci.ports());
   ports.map(`${name}.bar0`, L.ioBase, VIRTIO_PCI_LEGACY.BAR_SIZE, barRegion(t.fn, t.bar0.spec, t.bar0.region));
+  if (t.bar1) bus.map(`${name}.bar1`, t.bar1.spec.addr, t.bar1.spec.size, barRegion(t.fn, t.bar1.spec, t.bar1.region));
   const doorbell = L.ioBase + VIRTIO_PCI_LEGACY.QUEUE_NOTIFY;
-  return { kind, abi: TRANSPORT_ABI[kind], attachBase: PCI_PORT.CONFIG_ADDRESS, bus, ports, irq: intc.cpu, intc, pci, net, transport: t.core, backend, isDoorbell: (s, a) => s === "io" && a === doorbell };
+  const abi = msix ? TRANSPORT_ABI[kind] | ABI_TRANSPORT.FLAG_MSIX : TRANSPORT_ABI[kind];
+  return { kind, abi, attachBase: PCI_PORT.CONFIG_ADDRESS, bus, ports, irq: intc.cpu, intc, pci, pciLegacy: t, net, transport: t.core, backend, isDoorbell: (s, a) => s === "io" && a === doorbell };
 }

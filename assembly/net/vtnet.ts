@@ -135,6 +135,9 @@ export function vtnet_softc(dev: u32): Vtnet | null {
 
 /** attach(): claim a slot, then vtnet_init. Returns the handle or -errno. */
 export function vtnet_attach(kind: u32, base: u32, ramBase: u32, seed: u32, rxBufSize: u32): i32 {
+  // ABI_TRANSPORT.FLAG_MSIX: what the platform can deliver, handed to the transport (bind).
+  const flags = kind & ABI_TRANSPORT.FLAG_MSIX;
+  kind &= ~ABI_TRANSPORT.FLAG_MSIX;
   if (kind > ABI_TRANSPORT.PCI_LEGACY) return EINVAL; // ABI_TRANSPORT: MMIO, MMIO_LEGACY, PCI, PCI_LEGACY
   if ((ramBase & 15) != 0) return EINVAL; // SPLIT-DRV-01 needs a 16-aligned gpa for offset 0
   if (rxBufSize != 0 && (rxBufSize < ABI.RX_BUF_MIN || rxBufSize > ABI.RX_BUF_MAX)) return EINVAL;
@@ -154,7 +157,7 @@ export function vtnet_attach(kind: u32, base: u32, ramBase: u32, seed: u32, rxBu
   else if (kind == ABI_TRANSPORT.PCI) sc.transport = sc.pci;
   else if (kind == ABI_TRANSPORT.PCI_LEGACY) sc.transport = sc.pciLegacy;
   else sc.transport = sc.mmio;
-  sc.transport.bind(base);
+  sc.transport.bind(base, flags);
   sc.ramBase = ramBase;
   sc.seed = seed;
   sc.rxBufParam = rxBufSize;

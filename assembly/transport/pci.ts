@@ -3,11 +3,11 @@
 // in memory BARs (4.1.4); MSI-X (one vector for config, one per queue) is used when the function
 // has it and every mapping reads back, else INTx with the read-to-clear ISR (4.1.5.1.2, 4.1.5.3).
 import {
-  ABI_ERRNO, INT, IRQ_VEC, LOG, LOG_LEVEL, MSIX, PCI_BAR, PCI_CAP, PCI_CFG, PCI_CMD, PCI_ECAM, PCI_IDS, PCI_STS,
+  ABI_ERRNO, IRQ_VEC, LOG, LOG_LEVEL, MSIX, PCI_BAR, PCI_CAP, PCI_CFG, PCI_CMD, PCI_ECAM, PCI_IDS, PCI_STS,
   VIRTIO_MSI, VIRTIO_PCI_CAP as CAP, VIRTIO_PCI_CAP_TYPE as TYPE, VIRTIO_PCI_COMMON as C, ABI,
 } from "../gen/constants";
 import { log, mmio_read16, mmio_read32, mmio_read8, mmio_write16, mmio_write32, mmio_write8 } from "../hal";
-import { CAUSE_UNKNOWN, Transport } from "./transport";
+import { Transport } from "./transport";
 
 /** Capability list walk bound: 256 bytes of config space hold at most 48 four-byte-aligned entries. */
 const CAP_WALK_MAX: u32 = 48;
@@ -21,8 +21,6 @@ export class PciTransport extends Transport {
   isr: u32 = 0;
   device: u32 = 0;
   msixCap: u32 = 0;
-  useMsix: bool = false;
-  vecBase: u32 = 0;
   sel: u32 = 0;
   notifyRx: u32 = 0;
   notifyTx: u32 = 0;
@@ -177,13 +175,6 @@ export class PciTransport extends Transport {
     this.useMsix = false;
   }
 
-  vectorCause(vector: u32): u32 {
-    if (!this.useMsix) return CAUSE_UNKNOWN;
-    const e = vector - this.vecBase;
-    if (e == IRQ_VEC.CONFIG) return INT.CONFIG_CHANGE;
-    if (e == IRQ_VEC.RX || e == IRQ_VEC.TX) return INT.USED_BUFFER; // PCI-DRV-26: no ISR read
-    return CAUSE_UNKNOWN;
-  }
 
   selectQueue(index: u32): i32 {
     // 4.1.5.1.3: queue_select, queue_size (0: absent); the queue must not be live yet.

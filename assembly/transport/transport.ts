@@ -5,16 +5,21 @@
 // differ in how these operations reach the device, in `featureWords` (legacy: 1) and in
 // `legacyRingLayout` (one contiguous area, used ring aligned to `queueAlign`, 2.7 / 4.2.4).
 
+import { INT, IRQ_VEC } from "../gen/constants";
+
 /** vectorCause(): the vector alone does not say; read the interrupt status. */
 export const CAUSE_UNKNOWN: u32 = 0xffffffff;
 
 export abstract class Transport {
   /** Base address of the device's register window (or I/O port base). */
   base: u32 = 0;
+  /** What the platform offers (ABI_TRANSPORT.FLAG_MSIX: MSI-X messages are delivered). */
+  flags: u32 = 0;
 
-  /** Bind to a device at `base` (no register access). */
-  bind(base: u32): void {
+  /** Bind to a device at `base` with the platform's `flags` (no register access). */
+  bind(base: u32, flags: u32 = 0): void {
     this.base = base;
+    this.flags = flags;
   }
 
   /**
@@ -66,11 +71,20 @@ export abstract class Transport {
    * MSI-X entries for handle `unit` and map the config vector, 4.1.5.1.2). Default: nothing.
    */
   setupInterrupts(unit: u32): void {}
+  /** Set by setupInterrupts (virtio-pci, modern or legacy): every MSI-X vector mapped and read back. */
+  useMsix: bool = false;
+  /** Message data of MSI-X entry 0: IRQ_VEC.MSIX_BASE + unit * IRQ_VEC.PER_DEV. */
+  vecBase: u32 = 0;
   /**
    * What interrupt `vector` means without reading the device: INT bits for a per-cause vector
-   * (MSI-X), or CAUSE_UNKNOWN when the handler must read the interrupt status.
+   * (MSI-X: entry IRQ_VEC.CONFIG, RX, TX; PCI-DRV-26, no ISR read), or CAUSE_UNKNOWN when the
+   * handler must read the interrupt status. Not virtual: one body for every transport.
    */
   vectorCause(vector: u32): u32 {
+    if (!this.useMsix) return CAUSE_UNKNOWN;
+    const e = vector - this.vecBase;
+    if (e == IRQ_VEC.CONFIG) return INT.CONFIG_CHANGE;
+    if (e == IRQ_VEC.RX || e == IRQ_VEC.TX) return INT.USED_BUFFER;
     return CAUSE_UNKNOWN;
   }
 

@@ -129,6 +129,10 @@ export const DRIVER_MARKS: Partial<Record<ClauseId, Mark>> = {
   "MMIO-DRV-30": M("an isr entry reads InterruptStatus (drivers behind the HAL)"),
   "MMIO-DRV-31": INTERNAL("treating the used-buffer bit as covering every queue"),
   "MMIO-DRV-32": M("restates MMIO-DRV-19 (4.2.3.4): reported as its cascade"),
+  // 4.1 virtio-pci (in scope only with a pci transport): the queue checks the device model records there
+  "PCI-DRV-17": D("mmio-queues.ts writeSize with PCI_QUEUE_CLAUSES (pci-modern.ts): queue_size not a power of 2 or above the maximum"),
+  "PCI-DRV-18": D("mmio-queues.ts program() / writeReady with PCI_QUEUE_CLAUSES: a queue field written while queue_enable is 1, or a queue enabled whose queue_size reads 0"),
+  "PCI-DRV-20": D("pci-modern.ts commonWrite: queue_enable = 0"),
   // 5.1 virtio-net: configuration
   "NET-CFG-DRV-01": D("net.ts configWrite: every field is read-only"),
   "NET-CFG-DRV-02": M("at FEATURES_OK: MAC offered and not accepted"),

@@ -59,6 +59,50 @@ describe("transport paths of the Wasm driver", () => {
     expect(m.transport.violations).toEqual([]);
   });
 
+  it("qemu-kvm over pci-legacy: MSI-X on the transitional device (20/22 mapped, config at 24), loopback byte-exact", async () => {
+    const m = await machine("qemu-kvm", { transport: "pci-legacy" });
+    const vec = (op: string) => kinds(m, "pio").filter((e) => e.op === op && /Vector$/.test(String(e.reg)));
+    expect(vec("w").map((e) => [e.off, e.v])).toEqual([[20, 0], [22, 1], [22, 2]]);
+    expect(vec("r").map((e) => e.v)).toEqual([0, 1, 2]); // each read back
+    const got: Uint8Array[] = [];
+    m.onFrame = (_d, b) => got.push(b);
+    const frames = [60, 100, 1514].map((n, k) => Uint8Array.from({ length: n }, (_, i) => (i * 31 + k) & 0xff));
+    for (const f of frames) expect(m.transmit(f)).toBe(0);
+    m.runIdle();
+    expect(got.map((b) => Array.from(b))).toEqual(frames.map((f) => Array.from(f)));
+    const msi = kinds(m, "msi").map((e) => Number(e.data));
+    expect(new Set(msi)).toEqual(new Set([0x41, 0x42]));
+    expect(kinds(m, "eoi").map((e) => Number(e.line)).sort()).toEqual([...msi].sort()); // each vector EOI'd
+    expect(kinds(m, "pio").filter((e) => e.reg === "ISRStatus")).toEqual([]); // PCI-DRV-26
+    // A link change: the config vector (0x40), then the status field read at 24 + 6 (config moved).
+    const before = kinds(m, "pio").length;
+    m.net.setLink(false);
+    m.runIdle();
+    expect(kinds(m, "msi").map((e) => e.data)).toContain(0x40);
+    const cfg = kinds(m, "pio").slice(before).filter((e) => e.reg === "Config").map((e) => Number(e.off));
+    expect(cfg).toContain(30); // virtio_net_config.status (offset 6) at 24 + 6
+    expect(cfg.every((off) => off >= 24)).toBe(true);
+    expect(m.transport.violations).toEqual([]);
+  });
+
+  it("legacy MSI-X: a queue vector reading back NO_VECTOR makes the driver fall back to INTx (config back at 20)", async () => {
+    const profile = loadProfile("qemu-kvm", { transport: "pci-legacy" });
+    const m = await Machine.create({ profile, transport: "pci-legacy", record: true });
+    m.platform.pciLegacy!.vectorLimit = 2; // entry 2 (transmitq1) cannot be backed
+    expect(m.attach()).toBe(0);
+    expect(kinds(m, "log").filter((e) => e.code === 24).map((e) => e.a)).toEqual([2]); // LOG.MSIX_FALLBACK, entry 2
+    const got: Uint8Array[] = [];
+    m.onFrame = (_d, b) => got.push(b);
+    const f = Uint8Array.from({ length: 200 }, (_, i) => i & 0xff);
+    m.transmit(f);
+    m.runIdle();
+    expect(Array.from(got[0])).toEqual(Array.from(f));
+    expect(kinds(m, "msi")).toEqual([]);
+    expect(new Set(kinds(m, "eoi").map((e) => e.line))).toEqual(new Set([PCI_LAYOUT.intxLine]));
+    expect(kinds(m, "pio").filter((e) => e.reg === "ISRStatus").length).toBeGreaterThan(0);
+    expect(m.transport.violations).toEqual([]);
+  });
+
   it("rtems-pc386: found through 0xCF8/0xCFC, the header in its own descriptor, INTx on IRQ 11 with an ISR read and a PIC EOI", async () => {
     const m = await machine("rtems-pc386");
     expect(kinds(m, "pci.cfg").length).toBeGreaterThan(0);
