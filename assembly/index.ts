@@ -2,10 +2,8 @@
 // a bad handle gives -EBADF (isr: work mask 0). heap_top() is added by host/gen/build-driver.mjs.
 import { ABI, ABI_ERRNO, ABI_STATE, ABI_STATS, NET_Q } from "./gen/constants";
 import { IO_BUFFER, MEM_BASE, MEM_SIZE, linear_size } from "./mem";
-import {
-  vtnet_attach, vtnet_detach, vtnet_intr, vtnet_rx_poll, vtnet_softc, vtnet_stats, vtnet_tick,
-  vtnet_transmit, vtnet_txq_poll,
-} from "./net/vtnet";
+import { vtnet_attach, vtnet_detach, vtnet_intr, vtnet_rx_poll, vtnet_softc, vtnet_stats, vtnet_tick } from "./net/vtnet";
+import { vtnet_transmit, vtnet_txq_poll } from "./net/tx";
 import { eoi } from "./hal";
 
 const EBADF: i32 = -(ABI_ERRNO.EBADF as i32);

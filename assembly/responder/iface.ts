@@ -2,7 +2,8 @@
 // the MAC the driver read), and the static reply buffer with the Ethernet and IPv4 headers of a
 // reply, sent through the driver's own transmit path.
 import { linear_size } from "../mem";
-import { vtnet_softc, vtnet_transmit } from "../net/vtnet";
+import { vtnet_softc } from "../net/softc";
+import { vtnet_transmit } from "../net/tx";
 import { put16, put32, csum_add, csum_fold } from "./bytes";
 import { RS_TOO_BIG, RS_TX_ERRORS, rs_count } from "./stats";
 

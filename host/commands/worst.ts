@@ -9,6 +9,7 @@ import { buildReport, formatReport, mergeShards, writeReport, writeRun, type Sea
 import { parseMetric, parseShard, shardIndices, type RunResult, type Search } from "../analysis/worst.js";
 import { runSearch } from "../analysis/worst-pool.js";
 import { fail, intArg } from "./common.js";
+import { wallMs } from "../wall-clock.js";
 
 interface Opts {
   runs: number;
@@ -49,11 +50,11 @@ export function registerWorst(program: Command): void {
       if (o.runs < 1) fail("--runs must be at least 1");
       const search: Search = { runs: o.runs, seed: o.seed, profile: o.profile, duration: o.duration, metric: o.metric };
       const indices = shardIndices(o.runs, shard);
-      const started = performance.now();
+      const started = wallMs();
       const results = await runAll(search, indices, Math.max(1, o.workers), o.out);
       const report = buildReport(search, results, o.shard);
       finish(report, o.out, o.json);
-      process.stderr.write(`virtio-rt: ${indices.length} runs in ${((performance.now() - started) / 1000).toFixed(1)} s on ${Math.max(1, o.workers)} worker${o.workers > 1 ? "s" : ""}\n`);
+      process.stderr.write(`virtio-rt: ${indices.length} runs in ${((wallMs() - started) / 1000).toFixed(1)} s on ${Math.max(1, o.workers)} worker${o.workers > 1 ? "s" : ""}\n`);
     });
 
   program
@@ -100,13 +101,13 @@ class Progress {
   private worst = 0;
   private last = 0;
   private readonly tty = process.stderr.isTTY === true;
-  private readonly t0 = performance.now();
+  private readonly t0 = wallMs();
   constructor(private readonly total: number) {}
 
   tick(value: number): void {
     this.n++;
     this.worst = Math.max(this.worst, value);
-    const now = performance.now();
+    const now = wallMs();
     if (!this.tty || (now - this.last < 100 && this.n < this.total)) return;
     this.last = now;
     const width = 30;

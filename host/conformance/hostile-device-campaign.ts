@@ -7,6 +7,7 @@ import type { DriverStats } from "../guest/driver.js";
 import { Machine } from "../machine.js";
 import { Rng } from "../sim/rng.js";
 import type { VirtioCore } from "../virtio/core.js";
+import { wallMs } from "../wall-clock.js";
 
 /** Trace events one guest entry may cause (HAL calls and the device work they trigger); more is a hang. */
 export const MAX_EVENTS_PER_ENTRY = 200_000;
@@ -104,7 +105,7 @@ function frameOf(rng: Rng, len: number): Uint8Array {
 }
 
 export async function runHostileDevice(o: HostileDeviceOptions): Promise<HostileDeviceFigures> {
-  const t0 = Date.now();
+  const t0 = wallMs();
   const rng = new Rng(o.seed);
   const enabled = o.faults ?? FAULT_NAMES;
   const faultRate = o.faultRate ?? 0.5;
@@ -144,7 +145,7 @@ export async function runHostileDevice(o: HostileDeviceOptions): Promise<Hostile
     }
     F.injected = totals.injected;
     F.fired = totals.fired;
-    F.wallMs = Date.now() - t0;
+    F.wallMs = wallMs() - t0;
     if (F.steps === before) {
       // No step ran on this machine (attach failed): another would fail the same way.
       fail("no progress: campaign stopped");
@@ -154,7 +155,7 @@ export async function runHostileDevice(o: HostileDeviceOptions): Promise<Hostile
   }
   F.injected = totals.injected;
   F.fired = totals.fired;
-  F.wallMs = Date.now() - t0;
+  F.wallMs = wallMs() - t0;
   return F;
 }
 

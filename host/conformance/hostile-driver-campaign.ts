@@ -9,6 +9,7 @@ import { Clock } from "../sim/clock.js";
 import { DEFAULT_PROFILE } from "../sim/profile.js";
 import { Rng } from "../sim/rng.js";
 import { featureSet } from "../virtio/features.js";
+import { wallMs } from "../wall-clock.js";
 
 const DEBUG = process.env.FUZZ_DEBUG === "1";
 
@@ -325,7 +326,7 @@ function act(s: Session): void {
 }
 
 export async function runHostileDriver(o: HostileDriverOptions): Promise<HostileDriverFigures> {
-  const t0 = Date.now();
+  const t0 = wallMs();
   const rng = new Rng(o.seed);
   const F: HostileDriverFigures = {
     seed: o.seed, steps: 0, boards: 0, hostExceptions: 0, hangs: 0, doorbells: 0, maxEventsPerDoorbell: 0,
@@ -353,9 +354,9 @@ export async function runHostileDriver(o: HostileDriverOptions): Promise<Hostile
       s.fail(`host exception: ${(e as Error).stack ?? e}`);
     }
     F.completed += s.b.net.stats.txFrames + (s.b.net.stats.drops["oversize"] ?? 0);
-    F.wallMs = Date.now() - t0;
+    F.wallMs = wallMs() - t0;
     if (o.onProgress && F.boards % 20 === 0) o.onProgress(F);
   }
-  F.wallMs = Date.now() - t0;
+  F.wallMs = wallMs() - t0;
   return F;
 }

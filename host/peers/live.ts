@@ -3,6 +3,7 @@
 // `pace: "realtime"` keeps it from running ahead of wall time, the one place the wall clock is read.
 import type { Machine } from "../machine.js";
 import type { UdpBackend } from "../backends/udp.js";
+import { wallNs } from "../wall-clock.js";
 
 export type Pace = "none" | "realtime";
 
@@ -25,7 +26,7 @@ export class LiveSession {
   start(): void {
     this.link.onExternal = () => this.kick();
     if (this.pace === "realtime") {
-      this.wall0 = process.hrtime.bigint();
+      this.wall0 = wallNs();
       this.virt0 = this.m.clock.now;
     }
     this.kick();
@@ -61,7 +62,7 @@ export class LiveSession {
       if (n === SLICE_EVENTS) this.kick();
       return;
     }
-    const target = this.virt0 + Number(process.hrtime.bigint() - this.wall0);
+    const target = this.virt0 + Number(wallNs() - this.wall0);
     let n = 0;
     while (n < SLICE_EVENTS && clock.nextTime() <= target && clock.step()) n++;
     if (n === SLICE_EVENTS) return this.kick();

@@ -8,6 +8,7 @@ import { Machine } from "../machine.js";
 import type { Profile } from "../sim/profile.js";
 import { loadProfileByName } from "../analysis/profiles.js";
 import { Rng } from "../sim/rng.js";
+import { wallMs } from "../wall-clock.js";
 
 interface Options {
   reps: number;
@@ -86,9 +87,9 @@ function same(a: Uint8Array, b: Uint8Array): boolean {
 }
 
 async function timed(fn: () => Promise<unknown> | unknown): Promise<number> {
-  const t0 = performance.now();
+  const t0 = wallMs();
   await fn();
-  return (performance.now() - t0) / 1000;
+  return (wallMs() - t0) / 1000;
 }
 
 /** Per-frame figures of a latency run at saturation (or a light constant rate), 64-byte frames both ways. */
