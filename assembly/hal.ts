@@ -32,6 +32,12 @@ import { LOG, LOG_LEVEL, PANIC } from "./gen/constants";
 @external("hal", "link_changed") export declare function link_changed(dev: u32, up: u32): void;
 /** Diagnostics with numeric codes (LOG_LEVEL, LOG): no strings at run time. */
 @external("hal", "log") export declare function log(level: u32, code: u32, a: u32, b: u32): void;
+/**
+ * Map [gpa, gpa + len) for the device (ABI 2): HAL_DMA.READ / WRITE perm bits; returns the IOVA to
+ * hand the device, or HAL_DMA.FAILED. Called only when VIRTIO_F_ACCESS_PLATFORM is negotiated, once
+ * per window at attach; a host without an IOMMU returns gpa (identity).
+ */
+@external("hal", "dma_map") export declare function dma_map(gpa: u32, len: u32, perm: u32): u32;
 /** Fatal driver error (PANIC code); the host does not return from it. */
 @external("hal", "panic") export declare function panic(code: u32): void;
 

@@ -1,7 +1,9 @@
 // One simulated machine: clock, trace, guest memory, MMIO bus, a virtio-mmio virtio-net device
 // with its backend, the interrupt line, and the driver module bound to the HAL.
 import { readFileSync } from "node:fs";
-import { MMIO } from "./gen/constants.js";
+import { F, HAL_DMA, MMIO } from "./gen/constants.js";
+import { featureSet } from "./virtio/features.js";
+import { Iommu } from "./virtio/iommu.js";
 import { LoopbackBackend } from "./backends/loopback.js";
 import type { NetBackend } from "./backends/backend.js";
 import type { InterruptLine } from "./bus/irq.js";
@@ -55,6 +57,12 @@ export interface MachineOptions {
   transport?: TransportKind;
   /** virtio-pci modern: offer MSI-X (default: the profile's, else true); false leaves INTx. */
   msix?: boolean;
+  /**
+   * An IOMMU in front of the device (default: the profile's `iommu`): the device offers
+   * VIRTIO_F_ACCESS_PLATFORM and, once it is negotiated, reaches memory only through the windows
+   * programmed with hal.dma_map (host/virtio/iommu.ts, DMA windows).
+   */
+  iommu?: boolean;
 }
 
 /** A frame the driver handed to the stack (net_input), with the virtual time it arrived. */
@@ -89,6 +97,8 @@ export class Machine {
   onFrame: (dev: number, bytes: Uint8Array, at: number) => void = () => {};
   onLink: (dev: number, up: boolean) => void = () => {};
   readonly counters = { interrupts: 0, isrCalls: 0, polls: 0, mmioReads: 0, mmioWrites: 0, doorbells: 0 };
+  /** The platform IOMMU (MachineOptions.iommu), else undefined: dma_map is then the identity. */
+  readonly iommu: Iommu | undefined;
   private readonly seed: number;
   private readonly rxBufSize: number;
   private readonly pollBudget: number;
@@ -107,6 +117,14 @@ export class Machine {
     this.trace = new Trace({ record: opts.record ?? false, hash: opts.traceHash });
     this.cpu = new GuestCpu(this.clock, this.trace);
     this.mem = mem;
+    let features = opts.features;
+    if (opts.iommu ?? this.profile.iommu ?? false) {
+      // IOVAs below 4 GiB (dma_map returns a u32) and above RAM, so a gpa is never a valid IOVA.
+      const ramEnd = mem.ramBase + mem.size;
+      const base = Math.max(0x8000_0000, Math.ceil(ramEnd / 0x1000_0000) * 0x1000_0000);
+      this.iommu = mem.platformIommu = new Iommu({ base, limit: 0xffff_f000 });
+      features = (features ?? featureSet(this.profile.features)) | (1n << BigInt(F.ACCESS_PLATFORM));
+    }
     const b = opts.backend ?? ((c: Clock) => new LoopbackBackend(c));
     const board = (this.platform = createPlatform({
       transport: opts.transport ?? this.profile.transport,
@@ -116,7 +134,7 @@ export class Machine {
       trace: this.trace,
       profile: this.profile,
       backend: typeof b === "function" ? b(this.clock, this.trace) : b,
-      features: opts.features,
+      features,
       mac: opts.mac,
     }));
     this.ports = board.ports;
@@ -285,6 +303,30 @@ export class Machine {
     this.cpu.charge(doorbell ? this.profile.doorbellNs : this.profile.registerAccessNs);
   }
 
+  /**
+   * @internal hal.dma_map: program a window in the IOMMU (traced as `dma.map`); without one the
+   * identity. HAL_DMA.FAILED for an empty or out-of-RAM range, a perm outside READ | WRITE, or a
+   * full IOVA space.
+   */
+  halDmaMap(gpa: number, len: number, perm: number): number {
+    this.cpu.halCall();
+    let iova: number = HAL_DMA.FAILED;
+    const access = perm === HAL_DMA.READ ? "r" : perm === HAL_DMA.WRITE ? "w" : perm === (HAL_DMA.READ | HAL_DMA.WRITE) ? "rw" : undefined;
+    if (access !== undefined && len > 0 && this.mem.check(gpa, len) >= 0) {
+      if (this.iommu === undefined) iova = gpa;
+      else {
+        try {
+          iova = this.iommu.map(gpa, len, access);
+        } catch {
+          iova = HAL_DMA.FAILED;
+        }
+      }
+    }
+    this.trace.emit({ t: this.cpu.now(), k: "dma.map", gpa, len, perm, iova });
+    this.cpu.charge(this.profile.registerAccessNs);
+    return iova;
+  }
+
   /** @internal Port I/O (legacy virtio-pci, 0xCF8/0xCFC): counted with the register accesses. */
   halIn(port: number, width: 1 | 2 | 4): number {
     this.cpu.halCall();
@@ -354,5 +396,6 @@ function halFor(m: () => Machine): HalHandlers {
       mm.trace.emit({ t: mm.cpu.now(), k: "panic", code });
       throw new DriverPanic(code);
     },
+    dmaMap: (gpa, len, perm) => m().halDmaMap(gpa, len, perm),
   };
 }

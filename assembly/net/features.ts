@@ -16,7 +16,8 @@ export const VTNET_FEATURES: u64 =
   ((<u64>1) << NET_F.MAC) | // NET-CFG-DRV-02
   ((<u64>1) << NET_F.STATUS) | // link state from config (NET-CFG-DRV-06)
   ((<u64>1) << NET_F.MTU) | // NET-CFG-DRV-07
-  ((<u64>1) << NET_F.MRG_RXBUF); // frames spanning several rx buffers (5.1.6.4)
+  ((<u64>1) << NET_F.MRG_RXBUF) | // frames spanning several rx buffers (5.1.6.4)
+  ((<u64>1) << F.ACCESS_PLATFORM); // RSVD-DRV-03/04: DMA windows programmed with hal.dma_map (vtnet_dma_map)
 
 /**
  * The accepted subset of `offered` (feature bits 0-63; nothing above 63 is accepted). On a legacy

@@ -21,6 +21,17 @@ export const RX_AREA_SIZE: u32 = 524288; // 256 x 2048
 export const TX_AREA_OFF: u32 = RX_AREA_OFF + RX_AREA_SIZE; // tx buffers (header + frame in one)
 export const TX_AREA_SIZE: u32 = ABI.DEV_REGION_SIZE - TX_AREA_OFF; // 384 KiB: 256 x 1536
 
+// ---- DMA windows of one slot (ACCESS_PLATFORM): index into Vtnet.dmaIova ----
+export const DMA_RXQ_DESC: u32 = 0;
+export const DMA_RXQ_AVAIL: u32 = 1;
+export const DMA_RXQ_USED: u32 = 2;
+export const DMA_TXQ_DESC: u32 = 3;
+export const DMA_TXQ_AVAIL: u32 = 4;
+export const DMA_TXQ_USED: u32 = 5;
+export const DMA_RX_BUFS: u32 = 6;
+export const DMA_TX_BUFS: u32 = 7;
+export const DMA_WINDOWS: u32 = 8;
+
 // ---- Config reads (which fields one ConfigGeneration round reads) ----
 export const CFG_MAC: u32 = 1;
 export const CFG_STATUS: u32 = 2;
@@ -29,6 +40,7 @@ export const CFG_MTU: u32 = 4;
 export const EIO: i32 = -(ABI_ERRNO.EIO as i32);
 export const EBADF: i32 = -(ABI_ERRNO.EBADF as i32);
 export const EBUSY: i32 = -(ABI_ERRNO.EBUSY as i32);
+export const ENOMEM: i32 = -(ABI_ERRNO.ENOMEM as i32);
 export const EINVAL: i32 = -(ABI_ERRNO.EINVAL as i32);
 export const ENOSPC: i32 = -(ABI_ERRNO.ENOSPC as i32);
 export const ENOTSUP: i32 = -(ABI_ERRNO.ENOTSUP as i32);
@@ -85,6 +97,13 @@ export class Vtnet {
   /** Re-entrancy guards (an upcall may call back into the driver). */
   rxBusy: bool = false;
   txBusy: bool = false;
+  /**
+   * DMA windows (ACCESS_PLATFORM): IOVAs of this slot's windows, mapped once (vtnet_dma_map) and
+   * kept for later attaches with the same ramBase. Index DMA_*.
+   */
+  dmaIova: StaticArray<u64> = new StaticArray<u64>(DMA_WINDOWS);
+  dmaMapped: bool = false;
+  dmaRamBase: u32 = 0;
   /** Counters, indexed by ABI_STATS. */
   st: StaticArray<u32> = new StaticArray<u32>(ABI_STATS.COUNT);
 }

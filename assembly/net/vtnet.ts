@@ -3,13 +3,13 @@
 // watchdog. One receiveq/transmitq pair, no control queue. All memory comes from the device's
 // fixed slot in the static region (mem.ts); nothing is allocated after instantiation.
 // Receive lives in rx.ts, transmit in tx.ts, the per-device state in softc.ts.
-import { ABI, ABI_BROKEN, ABI_STATE, ABI_STATS, ABI_TRANSPORT, ABI_WORK, F, INT, LEGACY, LOG, LOG_LEVEL, NET_CFG, NET_F, NET_LIMIT, NET_Q, NET_S, STATUS } from "../gen/constants";
-import { eoi, link_changed, log, net_input } from "../hal";
+import { ABI, ABI_BROKEN, ABI_STATE, ABI_STATS, ABI_TRANSPORT, ABI_WORK, F, HAL_DMA, INT, LEGACY, LOG, LOG_LEVEL, NET_CFG, NET_F, NET_LIMIT, NET_Q, NET_S, STATUS, VIRTQ } from "../gen/constants";
+import { dma_map, eoi, link_changed, log, net_input } from "../hal";
 import { CAUSE_UNKNOWN } from "../transport/transport";
-import { QUEUE_SIZE_LIMIT } from "../virtqueue/split";
+import { AVAIL_OFF, QUEUE_SIZE_LIMIT, SplitQueue, USED_OFF } from "../virtqueue/split";
 import { has_feature, vtnet_accepted_features } from "./features";
 import { ETHER_HDR_LEN, ETHER_MTU, vtnet_hdr_size } from "./header";
-import { CFG_MAC, CFG_MTU, CFG_STATUS, EBUSY, EINVAL, EIO, ENOSPC, ENOTSUP, RXQ_AREA_OFF, RX_AREA_SIZE, TXQ_AREA_OFF, TX_AREA_SIZE, Vtnet, add, align16, count, pow2floor, softcs, vtnet_softc } from "./softc";
+import { CFG_MAC, CFG_MTU, CFG_STATUS, DMA_RXQ_AVAIL, DMA_RXQ_DESC, DMA_RXQ_USED, DMA_RX_BUFS, DMA_TXQ_AVAIL, DMA_TXQ_DESC, DMA_TXQ_USED, DMA_TX_BUFS, EBUSY, EINVAL, EIO, ENOMEM, ENOSPC, ENOTSUP, RXQ_AREA_OFF, RX_AREA_OFF, RX_AREA_SIZE, TXQ_AREA_OFF, TX_AREA_OFF, TX_AREA_SIZE, Vtnet, add, align16, count, pow2floor, softcs, vtnet_softc } from "./softc";
 import { vtnet_rxq_populate, vtnet_rxq_notify, vtnet_rxq_eof } from "./rx";
 import { vtnet_txq_eof } from "./tx";
 
@@ -109,6 +109,9 @@ function vtnet_init(sc: Vtnet): i32 {
       return vtnet_fail(sc, EIO);
     }
   }
+
+  // RSVD-DRV-04: ACCESS_PLATFORM accepted, so the device sees IOVAs: program the windows (once).
+  if (has_feature(sc.features, F.ACCESS_PLATFORM) && !vtnet_dma_map(sc)) return vtnet_fail(sc, ENOMEM);
 
   // Step 7 (INIT-DRV-10): device-specific setup: configuration, virtqueues, rx buffers.
   let what: u32 = 0;
@@ -268,6 +271,7 @@ function vtnet_alloc_virtqueues(sc: Vtnet): i32 {
     return EINVAL;
   }
   sc.rxq.init(NET_Q.RX0, sc.region + RXQ_AREA_OFF, <u32>rsize, ramBase, eventIdx, n, align, rxSplit);
+  if (has_feature(sc.features, F.ACCESS_PLATFORM)) vtnet_dma_bus(sc, sc.rxq, DMA_RXQ_DESC, DMA_RX_BUFS, RX_AREA_OFF);
   t.activateQueue(<u32>rsize, sc.rxq.descAddr(), sc.rxq.driverAddr(), sc.rxq.deviceAddr());
 
   // transmitq1: one buffer per descriptor, header and frame together (any layout, 2.7.4).
@@ -279,8 +283,53 @@ function vtnet_alloc_virtqueues(sc: Vtnet): i32 {
   if (m > tdescs) m = tdescs;
   sc.txCount = m;
   sc.txq.init(NET_Q.TX0, sc.region + TXQ_AREA_OFF, <u32>tsize, ramBase, eventIdx, m, align, txSplit);
+  if (has_feature(sc.features, F.ACCESS_PLATFORM)) vtnet_dma_bus(sc, sc.txq, DMA_TXQ_DESC, DMA_TX_BUFS, TX_AREA_OFF);
   t.activateQueue(<u32>tsize, sc.txq.descAddr(), sc.txq.driverAddr(), sc.txq.deviceAddr());
   return 0;
+}
+
+/** One window at linear offset `off` (gpa = ramBase + off) into sc.dmaIova[i]; false when refused. */
+function vtnet_dma_window(sc: Vtnet, i: u32, off: u32, len: u32, perm: u32): bool {
+  const iova = dma_map(sc.ramBase + off, len, perm);
+  if (iova == HAL_DMA.FAILED) {
+    log(LOG_LEVEL.ERROR, LOG.DMA_MAP_FAILED, off, len);
+    return false;
+  }
+  unchecked((sc.dmaIova[i] = <u64>iova));
+  return true;
+}
+
+/**
+ * DMA windows (RSVD-DRV-04; docs/hal.md dma_map): the slot's rings at their largest size (queue
+ * size 256) and its buffer areas, with what the device may do there: descriptor tables and
+ * available rings READ, used rings WRITE, rx buffers WRITE, tx buffers READ. The shadows and the
+ * reassembly area stay unmapped. Mapped once per slot and ramBase, so re-initialization (tick) and
+ * later attaches reuse them. False when the host refused one (attach fails, FAILED set).
+ */
+function vtnet_dma_map(sc: Vtnet): bool {
+  if (sc.dmaMapped && sc.dmaRamBase == sc.ramBase) return true;
+  sc.dmaMapped = false;
+  const descLen = QUEUE_SIZE_LIMIT * VIRTQ.DESC_SIZE;
+  const availLen = 6 + 2 * QUEUE_SIZE_LIMIT;
+  const usedLen = 6 + QUEUE_SIZE_LIMIT * VIRTQ.USED_ELEM_SIZE;
+  const r = sc.region;
+  if (!vtnet_dma_window(sc, DMA_RXQ_DESC, r + RXQ_AREA_OFF, descLen, HAL_DMA.READ)) return false;
+  if (!vtnet_dma_window(sc, DMA_RXQ_AVAIL, r + RXQ_AREA_OFF + AVAIL_OFF, availLen, HAL_DMA.READ)) return false;
+  if (!vtnet_dma_window(sc, DMA_RXQ_USED, r + RXQ_AREA_OFF + USED_OFF, usedLen, HAL_DMA.WRITE)) return false;
+  if (!vtnet_dma_window(sc, DMA_TXQ_DESC, r + TXQ_AREA_OFF, descLen, HAL_DMA.READ)) return false;
+  if (!vtnet_dma_window(sc, DMA_TXQ_AVAIL, r + TXQ_AREA_OFF + AVAIL_OFF, availLen, HAL_DMA.READ)) return false;
+  if (!vtnet_dma_window(sc, DMA_TXQ_USED, r + TXQ_AREA_OFF + USED_OFF, usedLen, HAL_DMA.WRITE)) return false;
+  if (!vtnet_dma_window(sc, DMA_RX_BUFS, r + RX_AREA_OFF, RX_AREA_SIZE, HAL_DMA.WRITE)) return false;
+  if (!vtnet_dma_window(sc, DMA_TX_BUFS, r + TX_AREA_OFF, TX_AREA_SIZE, HAL_DMA.READ)) return false;
+  sc.dmaMapped = true;
+  sc.dmaRamBase = sc.ramBase;
+  return true;
+}
+
+/** Hand queue `q` the IOVAs of its windows (first = its DMA_*_DESC index; bufs = its buffer window at linear `area`). */
+function vtnet_dma_bus(sc: Vtnet, q: SplitQueue, first: u32, bufs: u32, area: u32): void {
+  const io = sc.dmaIova;
+  q.setBus(unchecked(io[first]), unchecked(io[first + 1]), unchecked(io[first + 2]), unchecked(io[bufs]) - <u64>(sc.region + area));
 }
 
 function vtnet_set_link(sc: Vtnet, up: u32): void {

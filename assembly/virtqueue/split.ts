@@ -33,8 +33,8 @@ const FREE_END: u32 = 0xffff;
 export const QUEUE_SIZE_LIMIT: u32 = 256;
 /** Bytes of one queue's area: rings (desc 4096 + avail 520 + used 2056 at size 256) + shadow. */
 export const QUEUE_AREA: u32 = 16384;
-const AVAIL_OFF: u32 = 4096;
-const USED_OFF: u32 = 5120;
+export const AVAIL_OFF: u32 = 4096;
+export const USED_OFF: u32 = 5120;
 const SHADOW_OFF: u32 = 8192;
 /** The shadow in the legacy layout, after a used ring aligned to 4096 (2.7.2: at most 12288 bytes of rings at size 256). */
 const SHADOW_OFF_LEGACY: u32 = 12288;
@@ -52,6 +52,15 @@ export class SplitQueue {
   size: u32 = 0;
   /** Guest-physical address of linear offset 0. */
   ramBase: u64 = 0;
+  /**
+   * What the device is handed (bus addresses): the three ring parts, and the base added to a
+   * buffer's linear offset. Guest-physical by default; IOVAs of the DMA windows with
+   * ACCESS_PLATFORM (setBus, docs/hal.md dma_map).
+   */
+  descBus: u64 = 0;
+  availBus: u64 = 0;
+  usedBus: u64 = 0;
+  bufBus: u64 = 0;
   /** Linear offsets of the three parts and of the shadow. */
   desc: u32 = 0;
   avail: u32 = 0;
@@ -106,6 +115,10 @@ export class SplitQueue {
       this.used = area + USED_OFF;
       this.shadow = area + SHADOW_OFF;
     }
+    this.descBus = ramBase + <u64>this.desc;
+    this.availBus = ramBase + <u64>this.avail;
+    this.usedBus = ramBase + <u64>this.used;
+    this.bufBus = ramBase;
     this.eventIdx = eventIdx;
     this.splitHdr = splitHdr;
     memory.fill(area, 0, QUEUE_AREA);
@@ -125,15 +138,27 @@ export class SplitQueue {
     this.gotLen = 0;
   }
 
-  /** Guest-physical addresses of the Descriptor, Driver and Device Areas. */
+  /**
+   * Hand the device bus addresses instead (after init): the IOVAs of the ring windows, and
+   * `bufBase` such that bufBase + linear offset is a buffer's IOVA (its window's IOVA minus the
+   * window's linear offset; the buffers of one queue lie in one window).
+   */
+  setBus(desc: u64, avail: u64, used: u64, bufBase: u64): void {
+    this.descBus = desc;
+    this.availBus = avail;
+    this.usedBus = used;
+    this.bufBus = bufBase;
+  }
+
+  /** Bus addresses (guest-physical, or IOVAs) of the Descriptor, Driver and Device Areas. */
   descAddr(): u64 {
-    return this.ramBase + <u64>this.desc;
+    return this.descBus;
   }
   driverAddr(): u64 {
-    return this.ramBase + <u64>this.avail;
+    return this.availBus;
   }
   deviceAddr(): u64 {
-    return this.ramBase + <u64>this.used;
+    return this.usedBus;
   }
 
   private pushFree(d: u32): void {
@@ -161,7 +186,7 @@ export class SplitQueue {
     const d = this.desc + head * VIRTQ.DESC_SIZE;
     const w: u16 = writable ? <u16>VIRTQ_DESC_F.WRITE : 0;
     const h = this.splitHdr;
-    store<u64>(d + DESC_ADDR, this.ramBase + <u64>buf);
+    store<u64>(d + DESC_ADDR, this.bufBus + <u64>buf);
     if (h != 0 && len > h) {
       // The header alone, then the data from the same (contiguous) buffer in the partner.
       const p = head + (this.size >> 1);
@@ -169,7 +194,7 @@ export class SplitQueue {
       store<u32>(d + DESC_LEN, h);
       store<u16>(d + DESC_FLAGS, w | <u16>VIRTQ_DESC_F.NEXT);
       store<u16>(d + DESC_NEXT, <u16>p);
-      store<u64>(pd + DESC_ADDR, this.ramBase + <u64>(buf + h));
+      store<u64>(pd + DESC_ADDR, this.bufBus + <u64>(buf + h));
       store<u32>(pd + DESC_LEN, len - h);
       store<u16>(pd + DESC_FLAGS, w);
       store<u16>(pd + DESC_NEXT, 0);

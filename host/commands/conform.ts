@@ -15,6 +15,7 @@ interface Opts {
   seed?: number;
   frames?: number;
   quiet?: boolean;
+  iommu?: boolean;
 }
 
 export function registerConform(program: Command): void {
@@ -26,11 +27,12 @@ export function registerConform(program: Command): void {
     .option("--transport <name>", "transport the profile supports (mmio, mmio-legacy, pci, pci-legacy); default: the profile's")
     .option("--seed <s>", "seed for frames and the driver", intArg("--seed", 0xffffffff))
     .option("--frames <n>", "frames per traffic phase", intArg("--frames", 100_000))
+    .option("--iommu", "an IOMMU in front of the device: ACCESS_PLATFORM offered, DMA windows enforced (docs/robustness.md)")
     .option("--quiet", "print breaches and totals only, not every clause")
     .option("--json", "print the report as JSON")
     .action(async (o: Opts) => {
       // The monitor reads virtio-mmio register names; PCI and legacy runs are checked on the rings.
-      const machine = o.profile === undefined && o.transport === undefined ? profileOptions({ profile: "qemu-virt", transport: "mmio" }) : profileOptions({ profile: o.profile, transport: o.transport });
+      const machine = o.profile === undefined && o.transport === undefined ? profileOptions({ profile: "qemu-virt", transport: "mmio", iommu: o.iommu }) : profileOptions({ profile: o.profile, transport: o.transport, iommu: o.iommu });
       let bytes: Uint8Array | undefined;
       if (o.driver) {
         try {

@@ -46,7 +46,8 @@ export function registerRun(program: Command): void {
     .option("--profile <name|file.json>", "hypervisor profile: qemu-kvm, qemu-virt, firecracker, cloud-hypervisor, rtems-pc386, default (= qemu-kvm), or a JSON file (docs/profiles.md)")
     .option("--cpu <cpu>", "x86-server or cortex-a53 (default: the profile's first)")
     .option("--transport <t>", "mmio, mmio-legacy, pci or pci-legacy (default: the profile's; docs/transports.md)")
-    .action(async (opts: { frames?: number; seed?: number; scenario?: string; json?: boolean; trace?: string; replay?: string; ip: string; udpPort?: number; mac?: string; profile?: string; cpu?: string; transport?: string }) => {
+    .option("--iommu", "an IOMMU in front of the device: ACCESS_PLATFORM offered, DMA windows enforced (docs/robustness.md)")
+    .action(async (opts: { frames?: number; seed?: number; scenario?: string; json?: boolean; trace?: string; replay?: string; ip: string; udpPort?: number; mac?: string; profile?: string; cpu?: string; transport?: string; iommu?: boolean }) => {
       if (opts.replay !== undefined) return runReplay(opts.replay, opts);
       let scenario: Scenario;
       try {

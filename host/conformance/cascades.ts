@@ -13,6 +13,7 @@ export interface Cascade {
 const TX_GSO_TYPES: ClauseId[] = ["NET-TX-DRV-07", "NET-TX-DRV-09", "NET-TX-DRV-11", "NET-TX-DRV-13"];
 
 export const CASCADES: readonly Cascade[] = [
+  { root: "RSVD-DRV-04", implies: ["DERIVED-MEM"], why: "a device access the DMA windows block: the queue then finds its ring or buffer unreachable" },
   { root: "INIT-DRV-10", implies: ["INIT-DRV-11", "INIT-DRV-14"], why: "a queue set up before FEATURES_OK: the DRIVER_OK and kicks that follow are premature too" },
   { root: "INIT-DRV-11", implies: ["INIT-DRV-14"], why: "DRIVER_OK refused: every kick comes before DRIVER_OK" },
   { root: "INIT-DRV-07", implies: ["INIT-DRV-10", "INIT-DRV-11", "INIT-DRV-14", "INIT-DRV-09"], why: "FEATURES_OK refused for order: everything after it is premature" },

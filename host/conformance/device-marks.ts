@@ -79,7 +79,7 @@ export const DEVICE_MARKS: Partial<Record<ClauseId, DeviceMark>> = {
   // 6 Reserved feature bits
   "RSVD-DEV-01": I("every profile offers VERSION_1 on a modern transport"),
   "RSVD-DEV-02": MAY,
-  "RSVD-DEV-03": NA("no profile restricts the device's memory access: the IOMMU windows (host/virtio/iommu.ts) are not switched on by any profile yet"),
+  "RSVD-DEV-03": I("machine.ts: with an IOMMU (--iommu, profile `iommu`) the device offers ACCESS_PLATFORM", "tests/virtio/iommu.test.ts"),
   "RSVD-DEV-04": MAY,
   "RSVD-DEV-05": NA("IN_ORDER is never offered"),
   "RSVD-DEV-06": MAY,

@@ -92,7 +92,7 @@ export const DRIVER_MARKS: Partial<Record<ClauseId, Mark>> = {
   // 6 Reserved feature bits
   "RSVD-DRV-01": M("at FEATURES_OK: VERSION_1 offered and not accepted"),
   "RSVD-DRV-03": M("at FEATURES_OK: ACCESS_PLATFORM offered and not accepted"),
-  "RSVD-DRV-04": N("no IOMMU is modelled yet (DMA windows, issue 6, not built): ACCESS_PLATFORM is never offered"),
+  "RSVD-DRV-04": D("with an IOMMU (--iommu) and ACCESS_PLATFORM negotiated: a device access no DMA window allows (iommu.ts enforceWindows), exercised from the first hal.dma_map"),
   "RSVD-DRV-05": N("reported as DERIVED-MEM, the derived clause that implements it (an address outside RAM is no physical address)"),
   "RSVD-DRV-06": M("at FEATURES_OK: RING_PACKED offered and not accepted"),
   "RSVD-DRV-07": M("at FEATURES_OK: ORDER_PLATFORM offered and not accepted"),

@@ -70,9 +70,9 @@ export class RingChecks {
     if (!ev.ready || !this.mem) return void m.delete(q);
     const size = ev.size as number;
     const mem = this.mem;
-    const descOff = mem.check(ev.desc as number, VIRTQ.DESC_SIZE * size);
-    const availOff = mem.check(ev.driver as number, 6 + 2 * size);
-    const usedOff = mem.check(ev.device as number, 6 + VIRTQ.USED_ELEM_SIZE * size);
+    const descOff = mem.peek(ev.desc as number, VIRTQ.DESC_SIZE * size);
+    const availOff = mem.peek(ev.driver as number, 6 + 2 * size);
+    const usedOff = mem.peek(ev.device as number, 6 + VIRTQ.USED_ELEM_SIZE * size);
     if (descOff < 0 || availOff < 0 || usedOff < 0) return void m.delete(q); // the device breaches (DERIVED-MEM)
     this.sink.ex("SPLIT-DRV-17");
     if (mem.r16(usedOff) !== 0) this.sink.report(dev, "SPLIT-DRV-17", `queue ${q} enabled with used.flags ${mem.r16(usedOff)}`, ev.t);
@@ -224,7 +224,7 @@ export class RingChecks {
       const flags = mem.r16(o + 12);
       const next = mem.r16(o + 14);
       if (flags & VIRTQ_DESC_F.INDIRECT) {
-        const tOff = mem.check(addr, len);
+        const tOff = mem.peek(addr, len);
         if (tOff < 0 || len % 16 !== 0 || len === 0) return null;
         for (let k = 0; k < len / 16 && k < r.size; k++) {
           const eo = tOff + 16 * k;
@@ -250,7 +250,7 @@ export class RingChecks {
   }
 
   private add(out: Walked, addr: number, len: number, flags: number): boolean {
-    const off = this.mem!.check(addr, len);
+    const off = this.mem!.peek(addr, len);
     if (off < 0) return false;
     if (flags & VIRTQ_DESC_F.WRITE) (out.writable.push(len), (out.wlen += len));
     else if (out.writable.length > 0) return false; // FRAME-DRV-01, the device's

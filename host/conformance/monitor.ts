@@ -69,6 +69,8 @@ const DEVICE_EXERCISE: Record<string, ClauseId[]> = {
   "vq.pop": ["SPLIT-DRV-02", "SPLIT-DRV-04", "SPLIT-DRV-05", "SPLIT-DRV-06", "SPLIT-DRV-07", "SPLIT-DRV-09", "FRAME-DRV-01", "DERIVED-SPLIT-IDX", "DERIVED-MEM"],
   notify: ["INIT-DRV-14"],
   queue: ["SPLIT-DRV-01", "DERIVED-MEM"],
+  // A DMA window programmed: the device's accesses are held to the windows (iommu.ts).
+  "dma.map": ["RSVD-DRV-04"],
 };
 
 export class Monitor implements Sink {
@@ -170,6 +172,7 @@ export class Monitor implements Sink {
       case "net.input":
       case "net.link":
       case "log":
+      case "dma.map":
         this.rings.observe(ev.t, "hal");
         break;
     }

@@ -35,6 +35,11 @@ export interface HalHandlers {
   log(level: number, code: number, a: number, b: number): void;
   /** Must throw (a DriverPanic); if it returns, the loader throws one. */
   panic(code: number): never;
+  /**
+   * hal.dma_map (ABI 2): map [gpa, gpa + len) for the device with HAL_DMA perm bits; the IOVA, or
+   * HAL_DMA.FAILED. Optional: a host without it maps identity (the gpa comes back unchanged).
+   */
+  dmaMap?(gpa: number, len: number, perm: number): number;
 }
 
 /** A driver called hal.panic: recorded by the host, never a crash of the simulator. */
@@ -70,6 +75,7 @@ export const HAL_IMPORTS = {
   link_changed: "i32 i32 -> ",
   log: "i32 i32 i32 i32 -> ",
   panic: "i32 -> ",
+  dma_map: "i32 i32 i32 -> i32",
 } as const;
 export type HalImportName = keyof typeof HAL_IMPORTS;
 
@@ -191,6 +197,8 @@ export async function loadDriver(bytes: Uint8Array | Buffer, hal: HalHandlers, o
       hal.panic(u32(code));
       throw new DriverPanic(u32(code));
     },
+    // Optional for a module (one that never negotiates ACCESS_PLATFORM need not import it).
+    dma_map: (gpa, len, perm) => (hal.dmaMap ? u32(hal.dmaMap(u32(gpa), u32(len), u32(perm))) : u32(gpa)),
   };
   const instance = await WebAssembly.instantiate(module, { ...extra, hal: halImports });
   const x = instance.exports as unknown as Exports;

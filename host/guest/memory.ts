@@ -12,11 +12,21 @@ export type DmaAccess = "r" | "w" | "rw";
 /** IOMMU windows (host/virtio/iommu.ts): an IOVA range to a GPA, or -1 when blocked. */
 export interface DmaTranslator {
   translate(iova: number, len: number, access: DmaAccess): number;
+  /** The same lookup without recording anything (an observer's view, never the device's). */
+  resolve?(iova: number, len: number): number;
+  /** Called for each blocked access (the device core records it as RSVD-DRV-04). */
+  onBlocked?: (b: { iova: number; len: number; access: DmaAccess; reason: string }) => void;
 }
 
 export class GuestMemory {
   /** Set: device accesses (`dma`) go through these windows (VIRTIO_F_ACCESS_PLATFORM). */
   iommu: DmaTranslator | undefined;
+  /**
+   * The platform's IOMMU, when the machine has one (`--iommu`): the device core switches `iommu`
+   * to it at FEATURES_OK when VIRTIO_F_ACCESS_PLATFORM is negotiated, and back off at reset
+   * (without the feature the device uses physical addresses, 6 "ACCESS_PLATFORM").
+   */
+  platformIommu: DmaTranslator | undefined;
   readonly memory: WebAssembly.Memory;
   readonly ramBase: number;
   readonly size: number;
@@ -55,6 +65,16 @@ export class GuestMemory {
   dma(addr: number, len: number, access: DmaAccess): number {
     if (this.iommu === undefined) return this.check(addr, len);
     const gpa = this.iommu.translate(addr, len, access);
+    return gpa < 0 ? -1 : this.check(gpa, len);
+  }
+
+  /**
+   * An observer's view of a device address (the conformance monitor): translated through the
+   * windows when set, without recording a blocked access. The linear offset, or -1.
+   */
+  peek(addr: number, len: number): number {
+    if (this.iommu?.resolve === undefined) return this.check(addr, len);
+    const gpa = this.iommu.resolve(addr, len);
     return gpa < 0 ? -1 : this.check(gpa, len);
   }
 

@@ -51,6 +51,8 @@ export interface Profile {
   cpu?: string;
   /** virtio-pci modern: the function offers MSI-X (else INTx only). */
   msix?: boolean;
+  /** An IOMMU in front of the device: VIRTIO_F_ACCESS_PLATFORM offered, DMA windows enforced (`--iommu`). */
+  iommu?: boolean;
 }
 
 /**

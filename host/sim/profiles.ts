@@ -74,6 +74,8 @@ export const ProfileFileSchema = z
     transports: z.array(z.enum(TRANSPORTS)).min(1),
     cpus: z.array(z.enum(CPU_NAMES)).min(1),
     msix: z.boolean(),
+    /** DMA windows: an IOMMU in front of the device (ACCESS_PLATFORM offered); absent = none. */
+    iommu: z.boolean().optional(),
     interruptController: z.enum(["apic", "pic8259"]),
     ramBase: z.string().regex(/^0x[0-9a-f]+$/i, "a hex string").refine((s) => Number(s) % 65536 === 0 && Number(s) < 2 ** 32, "a multiple of 64 KiB below 4 GiB"),
     queueSizeMax: z.number().int().min(1).max(32768).refine((n) => (n & (n - 1)) === 0, "a power of 2"),
@@ -186,6 +188,7 @@ export function resolveProfile(f: ProfileFile, o: ResolveOptions = {}, origin = 
     portIoNs: ns("portIo"),
     cpu,
     msix: f.msix,
+    ...(f.iommu && { iommu: true }),
   };
 }
 

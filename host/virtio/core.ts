@@ -9,6 +9,7 @@ import type { Clock } from "../sim/clock.js";
 import type { GuestMemory } from "../guest/memory.js";
 import type { BreachFn, DeviceContext, VirtioDeviceModel } from "./device.js";
 import { has } from "./features.js";
+import { enforceWindows, windowsOff } from "./iommu.js";
 import type { TransportViolation } from "./mmio.js";
 import type { DeviceSplitQueue } from "./split-queue.js";
 import { decideStatusWrite } from "./status.js";
@@ -140,6 +141,10 @@ export class VirtioCore implements TransportView {
     const added = d.next & ~from;
     if (added & STATUS.FEATURES_OK) this.negotiated = this.driverFeatures; // INIT-DRV-08
     if (this.legacy && added & STATUS.DRIVER_OK) this.negotiated = this.driverFeatures; // legacy: no FEATURES_OK
+    if (added & STATUS.FEATURES_OK) {
+      const epoch = this.epoch;
+      enforceWindows(this.mem, this.negotiated, { trace: this.trace, now: () => this.clock.now, name: this.name, violation: (d) => epoch === this.epoch && this.violation("RSVD-DRV-04", d) });
+    }
     if (unsupported) this.needsReset();
     if (added & STATUS.DRIVER_OK && !this._halted) this.device.activate(this.context());
   }
@@ -160,6 +165,7 @@ export class VirtioCore implements TransportView {
     this.driverFeatures = 0n;
     this.negotiated = 0n;
     this._halted = false;
+    windowsOff(this.mem);
     this._isr = 0;
     this.onReset();
   }

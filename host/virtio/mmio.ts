@@ -10,6 +10,7 @@ import type { InterruptLine } from "../bus/irq.js";
 import { isWidth, widthMask, type MmioRegion } from "../bus/mmio-bus.js";
 import type { BreachFn, DeviceContext, VirtioDeviceModel } from "./device.js";
 import { has } from "./features.js";
+import { enforceWindows, windowsOff } from "./iommu.js";
 import { MmioQueueRegisters, type AreaName } from "./mmio-queues.js";
 import type { DeviceSplitQueue } from "./split-queue.js";
 import { decideStatusWrite } from "./status.js";
@@ -276,6 +277,10 @@ export class VirtioMmioTransport implements MmioRegion {
     this.setStatus(d.next);
     const added = d.next & ~from;
     if (added & STATUS.FEATURES_OK) this.negotiated = this.driverFeatures; // INIT-DRV-08: fixed from here on
+    if (added & STATUS.FEATURES_OK) {
+      const epoch = this.epoch;
+      enforceWindows(this.mem, this.negotiated, { trace: this.trace, now: () => this.clock.now, name: this.name, violation: (d) => epoch === this.epoch && this.violation("RSVD-DRV-04", d) });
+    }
     if (unsupported) this.needsReset();
     if (added & STATUS.DRIVER_OK && !this._halted) this.device.activate(this.context());
   }
@@ -299,6 +304,7 @@ export class VirtioMmioTransport implements MmioRegion {
     this.negotiated = 0n;
     this._halted = false;
     this._interruptStatus = 0;
+    windowsOff(this.mem);
     this.irq.set(false);
   }
 
