@@ -77,7 +77,7 @@ export function createPlatform(o: PlatformOptions): Platform {
     const b = createNetBoard(o);
     const ports = new MmioBus(o.trace, o.clock);
     const doorbell = b.base + MMIO.QueueNotify;
-    return { kind, abi: TRANSPORT_ABI.mmio, attachBase: b.base, bus: b.bus, ports, irq: b.irq, net: b.net, transport: b.transport, backend: b.backend, isDoorbell: (s, a) => s === "mmio" && a === doorbell };
+    return { kind, abi: TRANSPORT_ABI.mmio, attachBase: b.base, bus: b.bus, ports, irq: b.irq, net: b.net, transport: b.transport.core, backend: b.backend, isDoorbell: (s, a) => s === "mmio" && a === doorbell };
   }
   const name = o.name ?? "net0";
   const bus = new MmioBus(o.trace, o.clock);
